@@ -1,0 +1,75 @@
+"""ashford_llm: one dependable, composable way to call OpenAI, Anthropic and Google Gemini."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ashford_llm.builder import ClientBuilder, Layer
+from ashford_llm.config import ConfigError, ModelConfig
+from ashford_llm.errors import (
+    AuthenticationError,
+    ContentFilterError,
+    EmptyResponseError,
+    FatalError,
+    InvalidRequestError,
+    JsonValidationError,
+    LLMError,
+    LLMTimeoutError,
+    MidStreamError,
+    MissingCredentialsError,
+    NetworkError,
+    PermissionDeniedError,
+    QuotaExhaustedError,
+    RateLimitError,
+    ResponseDecodeError,
+    RetryableError,
+    ServerError,
+)
+from ashford_llm.protocol import LLMProvider
+from ashford_llm.types import (
+    ChatMessage,
+    CompletionRequest,
+    CompletionResponse,
+    FinishReason,
+    Role,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+)
+
+try:
+    __version__ = version("ashford-llm")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = "0.0.0"
+
+__all__ = [
+    "AuthenticationError",
+    "ChatMessage",
+    "ClientBuilder",
+    "CompletionRequest",
+    "CompletionResponse",
+    "ConfigError",
+    "ContentFilterError",
+    "EmptyResponseError",
+    "FatalError",
+    "FinishReason",
+    "InvalidRequestError",
+    "JsonValidationError",
+    "LLMError",
+    "LLMProvider",
+    "LLMTimeoutError",
+    "Layer",
+    "MidStreamError",
+    "MissingCredentialsError",
+    "ModelConfig",
+    "NetworkError",
+    "PermissionDeniedError",
+    "QuotaExhaustedError",
+    "RateLimitError",
+    "ResponseDecodeError",
+    "RetryableError",
+    "Role",
+    "ServerError",
+    "StreamEnd",
+    "StreamEvent",
+    "TextDelta",
+    "__version__",
+]

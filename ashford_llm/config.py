@@ -1,0 +1,86 @@
+"""Model configuration: which vendor and model a provider calls, and its default options."""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+__all__ = ["ConfigError", "ModelConfig"]
+
+
+class ConfigError(ValueError):
+    """A configuration could not be read or has a bad field; the message names it."""
+
+
+class ModelConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Which vendor and model to call, with the defaults requests fall back to.
+
+    Args:
+        provider: the provider's registered name ("openai", "anthropic", "google").
+        model: the vendor's model name, e.g. "gpt-4o-mini".
+        temperature: default temperature; None sends none (the vendor's default), which
+            some current models require.
+        max_output_tokens: default upper bound on generated tokens.
+    """
+
+    provider: str
+    model: str
+    temperature: float | None = None
+    max_output_tokens: int = 1024
+
+    def __post_init__(self) -> None:
+        for name in ("provider", "model"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"ModelConfig.{name} must be a non-empty string, got {value!r}")
+        if self.temperature is not None and (
+            isinstance(self.temperature, bool)
+            or not isinstance(self.temperature, int | float)
+            or not math.isfinite(self.temperature)
+            or not 0 <= self.temperature <= 2
+        ):
+            raise ConfigError(
+                f"ModelConfig.temperature must be between 0 and 2, got {self.temperature!r}"
+            )
+        if (
+            isinstance(self.max_output_tokens, bool)
+            or not isinstance(self.max_output_tokens, int)
+            or self.max_output_tokens < 1
+        ):
+            raise ConfigError(
+                "ModelConfig.max_output_tokens must be a positive int, "
+                f"got {self.max_output_tokens!r}"
+            )
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ModelConfig:
+        """Decodes a config from a mapping (e.g. a TOML table), naming any bad field."""
+        try:
+            return msgspec.convert(data, cls)
+        except msgspec.ValidationError as exc:
+            raise ConfigError(f"invalid model config: {exc}") from exc
+
+    @classmethod
+    def from_toml(cls, source: str | Path, *, table: str | None = None) -> ModelConfig:
+        """Reads a config from TOML text or a file path; `table` selects a dotted sub-table."""
+        if isinstance(source, Path):
+            try:
+                text = source.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(f"cannot read config file {source}: {exc}") from exc
+        else:
+            text = source
+        try:
+            data: Any = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"invalid TOML: {exc}") from exc
+        if table:
+            for key in table.split("."):
+                if not isinstance(data, dict) or key not in data:
+                    raise ConfigError(f"config has no table [{table}]")
+                data = data[key]
+        return cls.from_dict(data)

@@ -1,0 +1,246 @@
+"""The one error tree of ashford_llm.
+
+Every failure a caller can see is an `LLMError`, and every `LLMError` is either a
+`RetryableError` (try the job again later) or a `FatalError` (fail the job for good):
+
+LLMError
+├── RetryableError
+│   ├── RateLimitError          429: slow down and retry after `retry_after`
+│   ├── AuthenticationError     401 that survived one credential refresh
+│   ├── ServerError             5xx, and Anthropic's 529 "overloaded"
+│   ├── LLMTimeoutError         a deadline passed (also a built-in TimeoutError)
+│   ├── NetworkError            the connection failed or dropped
+│   ├── ResponseDecodeError     a body that cannot be parsed (HTML, truncated JSON, cut stream)
+│   ├── JsonValidationError     model output that is not the JSON that was asked for
+│   └── MidStreamError          a stream failed after text reached the caller
+└── FatalError
+    ├── PermissionDeniedError   403
+    ├── InvalidRequestError     400, 404, 413, 422, and requests rejected before sending
+    ├── QuotaExhaustedError     429 whose body says the account's quota is used up
+    ├── ContentFilterError      a safety filter blocked the prompt or the answer
+    ├── EmptyResponseError      the vendor answered with no text for another reason
+    └── MissingCredentialsError no API key was given or found in the environment
+
+`STATUS_ERRORS` maps an HTTP status to its class, as data; `error_for_status` applies it.
+Messages never contain a credential: providers pass vendor messages through
+`redact`, which removes anything that looks like an API key.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, ClassVar
+
+__all__ = [
+    "STATUS_ERRORS",
+    "AuthenticationError",
+    "ContentFilterError",
+    "EmptyResponseError",
+    "FatalError",
+    "InvalidRequestError",
+    "JsonValidationError",
+    "LLMError",
+    "LLMTimeoutError",
+    "MidStreamError",
+    "MissingCredentialsError",
+    "NetworkError",
+    "PermissionDeniedError",
+    "QuotaExhaustedError",
+    "RateLimitError",
+    "ResponseDecodeError",
+    "RetryableError",
+    "ServerError",
+    "error_for_status",
+    "redact",
+]
+
+# Shapes of the vendors' keys (sk-..., sk-ant-..., AIza...) and of bearer headers.
+_SECRET_PATTERNS = re.compile(
+    r"(\bsk-[A-Za-z0-9_\-]{8,}|\bAIza[0-9A-Za-z_\-]{20,}|(?i:bearer)\s+[A-Za-z0-9._\-]{8,})"
+)
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """Removes the given secrets and anything shaped like an API key from `text`."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return _SECRET_PATTERNS.sub("[redacted]", text)
+
+
+class LLMError(Exception):
+    """Base class of every error ashford_llm raises for a call."""
+
+    retryable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str | None = None,
+        status: int | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+        error_type: str | None = None,
+        error_code: str | None = None,
+        attempts: int | None = None,
+        body_excerpt: str | None = None,
+    ) -> None:
+        self.message = redact(message)
+        self.provider = provider
+        self.status = status
+        self.request_id = request_id
+        self.retry_after = retry_after
+        self.error_type = error_type
+        self.error_code = error_code
+        self.attempts = attempts
+        self.body_excerpt = redact(body_excerpt) if body_excerpt is not None else None
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        context = [
+            f"{name}={value}"
+            for name, value in (
+                ("provider", self.provider),
+                ("status", self.status),
+                ("type", self.error_type),
+                ("request_id", self.request_id),
+                ("retry_after", self.retry_after),
+                ("attempts", self.attempts),
+            )
+            if value is not None
+        ]
+        if context:
+            parts.append(f"({', '.join(context)})")
+        return " ".join(parts)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+    def context(self) -> dict[str, Any]:
+        """Returns the error's attributes as a plain dict, for logs and cassettes."""
+        return {
+            "message": self.message,
+            "provider": self.provider,
+            "status": self.status,
+            "request_id": self.request_id,
+            "retry_after": self.retry_after,
+            "error_type": self.error_type,
+            "error_code": self.error_code,
+            "attempts": self.attempts,
+        }
+
+
+class RetryableError(LLMError):
+    """A failure that may succeed if the same call is made again later."""
+
+    retryable: ClassVar[bool] = True
+
+
+class FatalError(LLMError):
+    """A failure that repeating the same call cannot fix."""
+
+    retryable: ClassVar[bool] = False
+
+
+class RateLimitError(RetryableError):
+    """The vendor rate-limited the call (429); wait `retry_after` seconds when given."""
+
+
+class AuthenticationError(RetryableError):
+    """The vendor rejected the credential (401) even after one refresh."""
+
+
+class ServerError(RetryableError):
+    """The vendor failed (5xx) or is overloaded (Anthropic 529)."""
+
+
+class LLMTimeoutError(RetryableError, TimeoutError):
+    """A deadline passed before the call or stream finished."""
+
+
+class NetworkError(RetryableError):
+    """The connection to the vendor could not be made or was dropped."""
+
+
+class ResponseDecodeError(RetryableError):
+    """The vendor's body could not be parsed: HTML, truncated JSON or a cut stream."""
+
+
+class JsonValidationError(RetryableError):
+    """The model's output was not valid JSON, or did not match the requested schema."""
+
+    def __init__(self, message: str, *, output: str = "", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.output = output
+
+
+class MidStreamError(RetryableError):
+    """A stream failed after text reached the caller; carries what arrived so far."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        partial_text: str = "",
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.partial_text = partial_text
+        self.input_tokens = input_tokens
+        self.output_tokens = output_tokens
+
+
+class PermissionDeniedError(FatalError):
+    """The credential is valid but may not do this (403)."""
+
+
+class InvalidRequestError(FatalError):
+    """The vendor rejected the request itself (400, 404, 413, 422), or it was invalid."""
+
+
+class QuotaExhaustedError(FatalError):
+    """A 429 whose body says the account's quota or billing limit is used up."""
+
+
+class ContentFilterError(FatalError):
+    """A safety filter blocked the prompt or the output, so there is no text."""
+
+
+class EmptyResponseError(FatalError):
+    """The vendor answered successfully but with no text, for a reason other than a filter."""
+
+
+class MissingCredentialsError(FatalError):
+    """No API key was passed and none was found in the environment variables named."""
+
+
+STATUS_ERRORS: dict[int, type[LLMError]] = {
+    400: InvalidRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: InvalidRequestError,
+    408: LLMTimeoutError,
+    409: ServerError,
+    413: InvalidRequestError,
+    422: InvalidRequestError,
+    429: RateLimitError,
+    500: ServerError,
+    502: ServerError,
+    503: ServerError,
+    504: ServerError,
+    529: ServerError,
+}
+"""HTTP status -> error class. Statuses not listed fall back by range in `error_for_status`."""
+
+
+def error_for_status(status: int) -> type[LLMError]:
+    """Returns the error class for an HTTP status: the table first, then by range."""
+    if status in STATUS_ERRORS:
+        return STATUS_ERRORS[status]
+    if status >= 500:
+        return ServerError
+    return InvalidRequestError

@@ -1,0 +1,85 @@
+"""The one small base class of middleware layers: hold the inner handler and forward."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from types import TracebackType
+from typing import Any, ClassVar, Self
+
+from ashford_llm.protocol import LLMProvider
+from ashford_llm.types import CompletionRequest, CompletionResponse, StreamEvent
+
+__all__ = ["Middleware", "iter_layers"]
+
+
+class Middleware:
+    """Forwards everything to `inner`; a layer overrides `complete` and `stream`.
+
+    `repr_options` names the attributes shown in the layer's repr, so a stack prints as
+    `Tracing -> Retry(max_retries=4) -> OpenAIProvider(model='gpt-4o-mini')`.
+    """
+
+    repr_options: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, inner: LLMProvider) -> None:
+        if not isinstance(inner, LLMProvider):
+            raise TypeError(
+                f"{type(self).__name__} needs an LLMProvider to wrap, got {type(inner).__name__}"
+            )
+        self.inner = inner
+
+    @property
+    def name(self) -> str:
+        """The terminal provider's name."""
+        return self.inner.name
+
+    async def complete(self, request: CompletionRequest) -> CompletionResponse:
+        """Passes the request to the inner handler."""
+        return await self.inner.complete(request)
+
+    def stream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
+        """Passes the stream through from the inner handler."""
+        return self.inner.stream(request)
+
+    async def aclose(self) -> None:
+        """Closes the inner handler."""
+        await self.inner.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def describe(self) -> str:
+        """Returns this layer alone, e.g. `Retry(max_retries=4)`."""
+        options = ", ".join(
+            f"{option}={_option_value(getattr(self, option))}" for option in self.repr_options
+        )
+        return f"{type(self).__name__}({options})" if options else type(self).__name__
+
+    def __repr__(self) -> str:
+        return " -> ".join(
+            layer.describe() if isinstance(layer, Middleware) else repr(layer)
+            for layer in iter_layers(self)
+        )
+
+
+def _option_value(value: Any) -> str:
+    """Formats an option compactly: 30.0 as 30, strings quoted."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value)
+
+
+def iter_layers(provider: LLMProvider) -> Iterator[LLMProvider]:
+    """Yields the layers of a stack, outermost first, ending with its terminal."""
+    current: LLMProvider | None = provider
+    while current is not None:
+        yield current
+        current = current.inner if isinstance(current, Middleware) else None

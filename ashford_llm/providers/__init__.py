@@ -1,0 +1,3 @@
+"""Terminal handlers that speak each vendor's HTTP API."""
+
+__all__: list[str] = []

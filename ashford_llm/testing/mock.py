@@ -1,0 +1,176 @@
+"""MockProvider: a terminal handler that answers from a script, for tests."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self, TypeAlias
+
+from ashford_llm.types import (
+    CompletionRequest,
+    CompletionResponse,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+)
+
+__all__ = ["MockProvider", "MockStream", "ScriptExhaustedError", "ScriptItem"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MockStream:
+    """A scripted stream: these chunks in order, then `error` raised (or a normal end).
+
+    `first_delay` and `chunk_delay` are seconds slept before the first and each later chunk.
+    """
+
+    chunks: Sequence[str]
+    error: BaseException | None = None
+    first_delay: float = 0.0
+    chunk_delay: float = 0.0
+    finish_reason: str = "stop"
+
+
+ScriptItem: TypeAlias = CompletionResponse | str | MockStream | BaseException
+Script: TypeAlias = (
+    Iterable[ScriptItem]
+    | Callable[[CompletionRequest], ScriptItem]
+    | Callable[[CompletionRequest], Awaitable[ScriptItem]]
+)
+
+
+class ScriptExhaustedError(AssertionError):
+    """The MockProvider was called more times than its script has answers."""
+
+
+_WORDS = re.compile(r"\S+\s*|\s+")
+
+
+class MockProvider:
+    """Answers from a script and records every request it receives.
+
+    Args:
+        script: a sequence of answers used in order (CompletionResponses, strings taken as
+            the response text, MockStreams, and exceptions to raise), or a sync or async
+            function of the request returning one such answer.
+        name: the provider name reported in responses.
+        model: the model name reported in responses.
+    """
+
+    def __init__(self, script: Script, *, name: str = "mock", model: str = "mock-model") -> None:
+        self._name = name
+        self.model = model
+        self._function: Callable[[CompletionRequest], ScriptItem | Awaitable[ScriptItem]] | None = (
+            None
+        )
+        self._script: list[ScriptItem] = []
+        if callable(script):
+            self._function = script
+        elif isinstance(script, str | CompletionResponse | MockStream | BaseException):
+            raise TypeError("MockProvider script must be a sequence of answers or a function")
+        else:
+            self._script = list(script)
+        self._position = 0
+        self.requests: list[CompletionRequest] = []
+        self.closed = False
+
+    @property
+    def name(self) -> str:
+        """The provider name reported in responses."""
+        return self._name
+
+    @property
+    def remaining(self) -> int:
+        """How many scripted answers are left (0 for a function script)."""
+        return len(self._script) - self._position
+
+    async def _next(self, request: CompletionRequest) -> ScriptItem:
+        """Records the request and returns the next scripted answer."""
+        self.requests.append(request)
+        if self._function is not None:
+            item = self._function(request)
+            if inspect.isawaitable(item):
+                item = await item
+            return item
+        if self._position >= len(self._script):
+            raise ScriptExhaustedError(
+                f"MockProvider script exhausted: call {len(self.requests)} but only "
+                f"{len(self._script)} answers were scripted"
+            )
+        item = self._script[self._position]
+        self._position += 1
+        return item
+
+    def _response(self, request: CompletionRequest, text: str, finish: str) -> CompletionResponse:
+        """Builds a response with word-count usage."""
+        prompt_words = sum(len(m.content.split()) for m in request.messages)
+        return CompletionResponse(
+            content=text,
+            model=self.model,
+            input_tokens=prompt_words,
+            output_tokens=len(text.split()),
+            latency_ms=0.0,
+            finish_reason=finish,  # type: ignore[arg-type]
+            provider=self._name,
+        )
+
+    async def complete(self, request: CompletionRequest) -> CompletionResponse:
+        """Returns the next scripted answer, or raises the scripted exception."""
+        item = await self._next(request)
+        if isinstance(item, BaseException):
+            raise item
+        if isinstance(item, CompletionResponse):
+            return item
+        if isinstance(item, MockStream):
+            await asyncio.sleep(item.first_delay)
+            if item.error is not None:
+                raise item.error
+            return self._response(request, "".join(item.chunks), item.finish_reason)
+        if isinstance(item, str):
+            return self._response(request, item, "stop")
+        raise TypeError(f"MockProvider cannot answer with {type(item).__name__}")
+
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
+        """Streams the next scripted answer as word deltas, then a StreamEnd."""
+        item = await self._next(request)
+        if isinstance(item, BaseException):
+            raise item
+        if isinstance(item, MockStream):
+            for index, chunk in enumerate(item.chunks):
+                await asyncio.sleep(item.first_delay if index == 0 else item.chunk_delay)
+                yield TextDelta(chunk)
+            if item.error is not None:
+                raise item.error
+            yield StreamEnd(self._response(request, "".join(item.chunks), item.finish_reason))
+            return
+        if isinstance(item, str):
+            response = self._response(request, item, "stop")
+        elif isinstance(item, CompletionResponse):
+            response = item
+        else:
+            raise TypeError(f"MockProvider cannot answer with {type(item).__name__}")
+        for piece in _WORDS.findall(response.content):
+            yield TextDelta(piece)
+        yield StreamEnd(response)
+
+    async def aclose(self) -> None:
+        """Marks the mock closed, so tests can check that stacks close their terminal."""
+        self.closed = True
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"MockProvider(name={self._name!r}, model={self.model!r})"
