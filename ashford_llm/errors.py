@@ -85,6 +85,7 @@ class LLMError(Exception):
         error_code: str | None = None,
         attempts: int | None = None,
         body_excerpt: str | None = None,
+        should_retry: bool | None = None,
     ) -> None:
         self.message = redact(message)
         self.provider = provider
@@ -95,6 +96,8 @@ class LLMError(Exception):
         self.error_code = error_code
         self.attempts = attempts
         self.body_excerpt = redact(body_excerpt) if body_excerpt is not None else None
+        # The vendor's own verdict (`x-should-retry`); Retry never retries when it is False.
+        self.should_retry = should_retry
         super().__init__(self.message)
 
     def __str__(self) -> str:
