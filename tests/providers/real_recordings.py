@@ -1,0 +1,90 @@
+"""Replays the real recorded vendor exchanges (../shared/fixtures/real) through a provider."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ashford_llm import ChatMessage, CompletionRequest, LLMError, ModelConfig, StreamEnd, TextDelta
+from ashford_llm.protocol import LLMProvider
+
+REAL = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "real"
+
+
+def recordings(vendor: str) -> list[Any]:
+    """Returns pytest params, one per recorded exchange of `vendor`, or a skip if absent."""
+    folder = REAL / vendor
+    if not folder.is_dir():
+        return [pytest.param(None, marks=pytest.mark.skip(reason="shared recordings not present"))]
+    return [pytest.param(path, id=path.stem[-60:]) for path in sorted(folder.glob("*.json"))]
+
+
+def transport_for(recording: dict[str, Any], seen: list[httpx.Request]) -> httpx.MockTransport:
+    """Answers every request with the recorded response, and keeps the requests."""
+    response = recording["response"]
+    headers = [(k, v) for k, v in response["headers"].items() if k.lower() != "content-length"]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(
+            response["status"], headers=headers, content=response["body_text"].encode()
+        )
+
+    return httpx.MockTransport(handler)
+
+
+async def replay(
+    path: Path,
+    make_provider: Callable[[ModelConfig, httpx.AsyncClient], LLMProvider],
+) -> list[httpx.Request]:
+    """Replays one recording through a provider and checks the outcome against `expected`."""
+    recording = json.loads(path.read_text())
+    expected = recording["expected"]
+    seen: list[httpx.Request] = []
+    config = ModelConfig(recording["provider"], recording["model"], max_output_tokens=256)
+    request = CompletionRequest([ChatMessage.user("Hello")])
+    async with httpx.AsyncClient(transport=transport_for(recording, seen)) as client:
+        provider = make_provider(config, client)
+        streamed = expected["kind"] == "stream" or expected.get("stream", False)
+        if expected["kind"] == "error":
+            with pytest.raises(LLMError) as caught:
+                if streamed:
+                    async for _ in provider.stream(request):
+                        pass
+                else:
+                    await provider.complete(request)
+            error = caught.value
+            allowed = expected.get("class_any") or [expected["class"]]
+            assert type(error).__name__ in allowed, (type(error).__name__, allowed)
+            assert error.retryable is expected["retryable"]
+            assert error.status == expected["status"]
+            assert error.provider == recording["provider"]
+            return seen
+        if streamed:
+            texts: list[str] = []
+            ends: list[StreamEnd] = []
+            async for event in provider.stream(request):
+                if isinstance(event, TextDelta):
+                    assert not ends, "text after StreamEnd"
+                    texts.append(event.text)
+                else:
+                    ends.append(event)
+            assert len(ends) == 1
+            response = ends[0].response
+            assert "".join(texts) == response.content
+        else:
+            response = await provider.complete(request)
+    assert response.content == expected["content"]
+    if "input_tokens" in expected:
+        assert response.input_tokens == expected["input_tokens"]
+    if "output_tokens" in expected:
+        assert response.output_tokens == expected["output_tokens"]
+    if "finish_reason" in expected:
+        assert response.finish_reason == expected["finish_reason"]
+    assert response.provider == recording["provider"]
+    return seen
