@@ -5,15 +5,33 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+PIP := --quiet --disable-pip-version-check
+# Arize Phoenix (the OTel backend of the end-to-end tracing test) lives in its own
+# environment: it is large and must not leak into the library's dependencies.
+PHOENIX_VENV := .venv-phoenix
+PHOENIX_STAMP := $(PHOENIX_VENV)/.installed
+PHOENIX_VERSION := 20.26.1
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench soak services clean
 
 # Reinstall only when the project's metadata changes.
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install $(PIP) --upgrade pip
+	$(PY) -m pip install $(PIP) -e '.[dev]'
 	@touch $(STAMP)
+
+$(PHOENIX_STAMP):
+	@test -x $(PHOENIX_VENV)/bin/python || $(PYTHON) -m venv $(PHOENIX_VENV)
+	$(PHOENIX_VENV)/bin/python -m pip install $(PIP) --upgrade pip
+	$(PHOENIX_VENV)/bin/python -m pip install $(PIP) 'arize-phoenix==$(PHOENIX_VERSION)'
+	@touch $(PHOENIX_STAMP)
+
+# Debian's redis-server for the shared rate-limit tests (installed once; needs root or sudo).
+services:
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq redis-server >/dev/null; }
 
 demo: $(STAMP)
 	$(PY) -m ashford_llm demo
@@ -25,13 +43,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy --strict ashford_llm
 
-pytest: $(STAMP)
-	$(PY) -m pytest -q
+pytest: $(STAMP) $(PHOENIX_STAMP) services
+	ASHFORD_PHOENIX=$(PHOENIX_VENV)/bin/phoenix $(PY) -m pytest -q
 
 test: lint typecheck pytest
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
 
+soak: $(STAMP)
+	$(PY) benchmarks/soak.py
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(PHOENIX_VENV) .mypy_cache .ruff_cache .pytest_cache
