@@ -1,3 +1,5 @@
 """Terminal handlers that speak each vendor's HTTP API."""
 
-__all__: list[str] = []
+from ashford_llm.providers.anthropic import AnthropicProvider
+
+__all__ = ["AnthropicProvider"]
