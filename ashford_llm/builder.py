@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Concatenate, Generic, ParamSpec
 
-from ashford_llm.middleware._base import iter_layers
+from ashford_llm.config import ConfigError
+from ashford_llm.middleware._base import Middleware, iter_layers
 from ashford_llm.protocol import LLMProvider
 
-__all__ = ["ClientBuilder", "Layer"]
+__all__ = ["ClientBuilder", "Layer", "resolve_layer"]
 
 logger = logging.getLogger("ashford_llm")
 
@@ -72,6 +74,14 @@ class ClientBuilder:
             raise TypeError(f"use() needs a middleware class, got {cls!r}")
         return ClientBuilder((*self._layers, Layer(cls, *args, **kwargs)))
 
+    @classmethod
+    def from_layers(cls, layers: Iterable[tuple[str, Mapping[str, Any]]]) -> ClientBuilder:
+        """Returns a builder from (layer name, options) pairs, e.g. a StackConfig's layers."""
+        builder = cls()
+        for name, options in layers:
+            builder = builder.use(resolve_layer(name), **options)
+        return builder
+
     @property
     def layers(self) -> tuple[Layer[Any], ...]:
         """The layers, outermost first."""
@@ -89,6 +99,31 @@ class ClientBuilder:
 
     def __repr__(self) -> str:
         return f"ClientBuilder({list(self._layers)!r})"
+
+
+def resolve_layer(name: str) -> Callable[..., LLMProvider]:
+    """Finds a middleware class by its name in ashford_llm.middleware, or by "module:Class"."""
+    if ":" in name:
+        module_name, _, attribute = name.partition(":")
+        try:
+            found = getattr(importlib.import_module(module_name), attribute)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"cannot import layer {name!r}: {exc}") from exc
+    else:
+        middleware = importlib.import_module("ashford_llm.middleware")
+        known = sorted(
+            n
+            for n in middleware.__all__
+            if isinstance(getattr(middleware, n), type)
+            and issubclass(getattr(middleware, n), Middleware)
+            and n != "Middleware"
+        )
+        if name not in known:
+            raise ConfigError(f"unknown layer {name!r}; known layers: {', '.join(known)}")
+        found = getattr(middleware, name)
+    if not callable(found):
+        raise ConfigError(f"layer {name!r} is not a class")
+    return found  # type: ignore[no-any-return]
 
 
 def _warn_on_repeated_layers(stack: LLMProvider) -> None:

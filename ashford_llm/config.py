@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["ConfigError", "ModelConfig"]
+__all__ = ["ConfigError", "ModelConfig", "StackConfig"]
 
 
 class ConfigError(ValueError):
@@ -67,20 +67,69 @@ class ModelConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     @classmethod
     def from_toml(cls, source: str | Path, *, table: str | None = None) -> ModelConfig:
         """Reads a config from TOML text or a file path; `table` selects a dotted sub-table."""
-        if isinstance(source, Path):
-            try:
-                text = source.read_text(encoding="utf-8")
-            except OSError as exc:
-                raise ConfigError(f"cannot read config file {source}: {exc}") from exc
-        else:
-            text = source
+        return cls.from_dict(_read_toml(source, table))
+
+
+class StackConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A whole client stack as a file describes it: the model, provider options, layers.
+
+    In TOML: a `[model]` table (a ModelConfig), an optional `[provider]` table of provider
+    keyword options (base_url, timeout, ...; never a key: keys come from the environment),
+    and `[[middleware]]` tables in order, outermost first, each naming its `layer` and
+    giving that layer's options.
+    """
+
+    model: ModelConfig
+    provider: dict[str, Any] = {}
+    middleware: list[dict[str, Any]] = []
+
+    def __post_init__(self) -> None:
+        for secret in ("api_key", "credentials"):
+            if secret in self.provider:
+                raise ConfigError(
+                    f"[provider] must not hold {secret}: keep keys in the environment"
+                )
+        for index, layer in enumerate(self.middleware):
+            if not isinstance(layer.get("layer"), str) or not layer["layer"]:
+                raise ConfigError(f"[[middleware]] entry {index + 1} needs a layer = \"Name\"")
+
+    @classmethod
+    def from_dict(cls, data: Any) -> StackConfig:
+        """Decodes a stack config from a mapping, naming any bad field."""
         try:
-            data: Any = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"invalid TOML: {exc}") from exc
-        if table:
-            for key in table.split("."):
-                if not isinstance(data, dict) or key not in data:
-                    raise ConfigError(f"config has no table [{table}]")
-                data = data[key]
-        return cls.from_dict(data)
+            return msgspec.convert(data, cls)
+        except msgspec.ValidationError as exc:
+            raise ConfigError(f"invalid stack config: {exc}") from exc
+
+    @classmethod
+    def from_toml(cls, source: str | Path) -> StackConfig:
+        """Reads a stack config from TOML text or a file path."""
+        return cls.from_dict(_read_toml(source, None))
+
+    def layers(self) -> list[tuple[str, dict[str, Any]]]:
+        """Returns (layer name, options) pairs, outermost first."""
+        return [
+            (str(entry["layer"]), {k: v for k, v in entry.items() if k != "layer"})
+            for entry in self.middleware
+        ]
+
+
+def _read_toml(source: str | Path, table: str | None) -> Any:
+    """Parses TOML text or a file, optionally descending into a dotted table."""
+    if isinstance(source, Path):
+        try:
+            text = source.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {source}: {exc}") from exc
+    else:
+        text = source
+    try:
+        data: Any = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"invalid TOML: {exc}") from exc
+    if table:
+        for key in table.split("."):
+            if not isinstance(data, dict) or key not in data:
+                raise ConfigError(f"config has no table [{table}]")
+            data = data[key]
+    return data

@@ -3,7 +3,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from ashford_llm import ChatMessage, ClientBuilder, CompletionRequest, CompletionResponse
+from ashford_llm import (
+    ChatMessage,
+    ClientBuilder,
+    CompletionRequest,
+    CompletionResponse,
+    ConfigError,
+)
 from ashford_llm.middleware import Middleware, iter_layers
 from ashford_llm.protocol import LLMProvider
 from ashford_llm.testing import MockProvider
@@ -114,3 +120,25 @@ async def test_closing_a_stack_closes_its_terminal() -> None:
     async with ClientBuilder().use(Retry).build(terminal):
         pass
     assert terminal.closed
+
+
+async def test_from_layers_resolves_dotted_names_in_order() -> None:
+    journal: list[str] = []
+    builder = ClientBuilder.from_layers(
+        [
+            ("tests.test_builder:Tag", {"label": "a", "journal": journal}),
+            ("tests.test_builder:Tag", {"label": "b", "journal": journal}),
+        ]
+    )
+    await builder.build(MockProvider(["ok"])).complete(REQUEST)
+    assert journal == ["request a", "request b", "response b", "response a"]
+
+
+def test_unknown_layer_name_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match="unknown layer 'Retyr'; known layers: "):
+        ClientBuilder.from_layers([("Retyr", {})])
+
+
+def test_unimportable_layer_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="cannot import layer"):
+        ClientBuilder.from_layers([("tests.test_builder:Nope", {})])
