@@ -3,7 +3,7 @@
 from importlib.metadata import PackageNotFoundError, version
 
 from ashford_llm.builder import ClientBuilder, Layer
-from ashford_llm.config import ConfigError, ModelConfig
+from ashford_llm.config import ConfigError, ModelConfig, StackConfig
 from ashford_llm.errors import (
     AuthenticationError,
     ContentFilterError,
@@ -24,6 +24,7 @@ from ashford_llm.errors import (
     ServerError,
 )
 from ashford_llm.protocol import LLMProvider
+from ashford_llm.providers.registry import known_providers, provider_class, provider_from_config
 from ashford_llm.types import (
     ChatMessage,
     CompletionRequest,
@@ -68,8 +69,12 @@ __all__ = [
     "RetryableError",
     "Role",
     "ServerError",
+    "StackConfig",
     "StreamEnd",
     "StreamEvent",
     "TextDelta",
     "__version__",
+    "known_providers",
+    "provider_class",
+    "provider_from_config",
 ]
