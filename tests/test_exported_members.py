@@ -6,10 +6,11 @@ PACKAGES = ["ashford_llm", "ashford_llm.providers", "ashford_llm.middleware", "a
 
 
 @pytest.mark.parametrize("name", PACKAGES)
-def test_all_is_sorted_and_exported(name: str) -> None:
+def test_all_names_exist_once(name: str) -> None:
+    # Order is checked by ruff (RUF022, isort-style sorting of __all__).
     module = importlib.import_module(name)
     exported = module.__all__
-    assert sorted(exported, key=str.lower) == sorted(exported, key=str.lower)
+    assert len(set(exported)) == len(exported)
     for member in exported:
         assert hasattr(module, member), f"{name}.__all__ names missing {member}"
 
