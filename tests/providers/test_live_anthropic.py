@@ -1,4 +1,4 @@
-"""Calls the real Anthropic API once per case; opt-in with `pytest -m live` and ANTHROPIC_API_KEY."""
+"""Calls the real Anthropic API; opt-in with `pytest -m live` and ANTHROPIC_API_KEY set."""
 
 import json
 import os
