@@ -1,0 +1,396 @@
+"""Tracing: one OpenTelemetry CLIENT span and GenAI metrics per call, per the conventions.
+
+Uses only opentelemetry-api: with no SDK configured every call is a cheap no-op. The span is
+current while the inner layers run, so their events (Retry's `ashford.retry`, RateLimit's
+waits) land on it; every name comes from `_semconv`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from opentelemetry import _logs, context, metrics, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from ashford_llm.errors import LLMError, redact
+from ashford_llm.middleware import _semconv as sc
+from ashford_llm.middleware._base import Middleware, iter_layers
+from ashford_llm.middleware._tracing_content import (
+    CaptureMode,
+    content_attributes,
+    input_content,
+    output_content,
+    resolve_capture_mode,
+)
+from ashford_llm.protocol import LLMProvider
+from ashford_llm.types import CompletionRequest, CompletionResponse, StreamEnd, StreamEvent
+
+__all__ = ["Tracing"]
+
+# Provider names ashford_llm uses -> the conventions' gen_ai.provider.name.
+_PROVIDER_NAMES = {"google": "gcp.gemini", "gemini": "gcp.gemini"}
+
+AttributeValue = str | bool | int | float | tuple[str, ...]
+
+
+class Tracing(Middleware):
+    """Traces each call as a `chat {model}` CLIENT span and records GenAI client metrics.
+
+    Model, provider and server are discovered from the terminal provider (its `model` or
+    `config.model`, `otel_provider_name` or `provider_name` or `name`, `server_address` and
+    `server_port` or `base_url`); the options below override what is discovered.
+
+    Args:
+        inner: the provider to wrap.
+        tracer_provider: where spans go; None uses the global one (never set by this layer).
+        meter_provider: where metrics go; None uses the global one.
+        logger_provider: where the content event goes; None uses the global one.
+        capture_content: True (span_only), False, or "span_only" | "event_only" |
+            "span_and_event" | "no_content"; None reads
+            OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT (off when unset).
+        model: the requested model, for `gen_ai.request.model` and the span name.
+        provider_name: `gen_ai.provider.name`: "openai", "anthropic", "gcp.gemini", ...
+        server_address: the vendor host, for `server.address`.
+        server_port: the vendor port, for `server.port`.
+        clock: seconds on a monotonic clock, for the metrics; injectable for tests.
+    """
+
+    repr_options = ()
+
+    def __init__(
+        self,
+        inner: LLMProvider,
+        *,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+        logger_provider: _logs.LoggerProvider | None = None,
+        capture_content: bool | str | None = None,
+        model: str | None = None,
+        provider_name: str | None = None,
+        server_address: str | None = None,
+        server_port: int | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        super().__init__(inner)
+        for option, value in (
+            ("model", model),
+            ("provider_name", provider_name),
+            ("server_address", server_address),
+        ):
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ValueError(f"{option} must be a non-empty string or None, got {value!r}")
+        if server_port is not None and (
+            isinstance(server_port, bool)
+            or not isinstance(server_port, int)
+            or not 0 < server_port < 65536
+        ):
+            raise ValueError(f"server_port must be an int from 1 to 65535, got {server_port!r}")
+        if not callable(clock):
+            raise TypeError("clock must be a callable returning seconds")
+        self.capture_mode = resolve_capture_mode(capture_content)
+        found = _discover(inner)
+        self.model = model or found.get("model")
+        self.provider_name = provider_name or found.get("provider_name") or inner.name
+        self.server_address = server_address or found.get("server_address")
+        self.server_port = server_port or _port(found.get("server_port"))
+        self._clock = clock
+        self._tracer = trace.get_tracer(sc.SCOPE_NAME, tracer_provider=tracer_provider)
+        meter = (meter_provider or metrics.get_meter_provider()).get_meter(sc.SCOPE_NAME)
+        self._duration = meter.create_histogram(
+            sc.OPERATION_DURATION,
+            unit=sc.OPERATION_DURATION_UNIT,
+            description=sc.OPERATION_DURATION_DESCRIPTION,
+            explicit_bucket_boundaries_advisory=sc.DURATION_BUCKETS,
+        )
+        self._tokens = meter.create_histogram(
+            sc.TOKEN_USAGE,
+            unit=sc.TOKEN_USAGE_UNIT,
+            description=sc.TOKEN_USAGE_DESCRIPTION,
+            explicit_bucket_boundaries_advisory=sc.TOKEN_BUCKETS,
+        )
+        self._first_chunk = meter.create_histogram(
+            sc.TIME_TO_FIRST_CHUNK,
+            unit=sc.OPERATION_DURATION_UNIT,
+            description=sc.TIME_TO_FIRST_CHUNK_DESCRIPTION,
+            explicit_bucket_boundaries_advisory=sc.DURATION_BUCKETS,
+        )
+        self._per_chunk = meter.create_histogram(
+            sc.TIME_PER_OUTPUT_CHUNK,
+            unit=sc.OPERATION_DURATION_UNIT,
+            description=sc.TIME_PER_OUTPUT_CHUNK_DESCRIPTION,
+            explicit_bucket_boundaries_advisory=sc.DURATION_BUCKETS,
+        )
+        self._logger = (
+            (logger_provider or _logs.get_logger_provider()).get_logger(sc.SCOPE_NAME)
+            if self.capture_mode.on_event
+            else None
+        )
+        self._config = getattr(list(iter_layers(inner))[-1], "config", None)
+
+    async def complete(self, request: CompletionRequest) -> CompletionResponse:
+        """Runs the call inside its span, then records its outcome and metrics."""
+        call = self._start(request, stream=False)
+        try:
+            with trace.use_span(
+                call.span, end_on_exit=False, record_exception=False, set_status_on_exception=False
+            ):
+                response = await self.inner.complete(request)
+        except BaseException as error:
+            call.fail(error)
+            raise
+        call.succeed(response)
+        return response
+
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
+        """Streams inside one span covering the whole stream, timing the chunks."""
+        call = self._start(request, stream=True)
+        span_context = trace.set_span_in_context(call.span)
+        events = self.inner.stream(request)
+        finished = False
+        try:
+            while True:
+                # Current only while the inner layers run, never while the caller holds a chunk.
+                token = context.attach(span_context)
+                try:
+                    event = await anext(events)
+                except StopAsyncIteration:
+                    break
+                finally:
+                    context.detach(token)
+                if isinstance(event, StreamEnd):
+                    call.response = event.response
+                else:
+                    call.chunk(event.text)
+                yield event
+            finished = True
+        except GeneratorExit:
+            call.abandon()
+            raise
+        except BaseException as error:
+            call.fail(error)
+            raise
+        finally:
+            await _close(events, span_context)
+            if finished:
+                if call.response is None:
+                    call.end_without_response()
+                else:
+                    call.succeed(call.response)
+
+    def _start(self, request: CompletionRequest, *, stream: bool) -> _Call:
+        """Starts the call's span (a child of the caller's current span) with request attributes."""
+        base: dict[str, AttributeValue] = {
+            sc.OPERATION_NAME: sc.OPERATION_CHAT,
+            sc.PROVIDER_NAME: self.provider_name,
+        }
+        if self.model:
+            base[sc.REQUEST_MODEL] = self.model
+        if self.server_address:
+            base[sc.SERVER_ADDRESS] = self.server_address
+            if self.server_port:
+                base[sc.SERVER_PORT] = self.server_port
+        attributes = dict(base)
+        temperature = request.temperature
+        if temperature is None:
+            temperature = getattr(self._config, "temperature", None)
+        if isinstance(temperature, int | float):
+            attributes[sc.REQUEST_TEMPERATURE] = float(temperature)
+        max_tokens = request.max_tokens or getattr(self._config, "max_output_tokens", None)
+        if isinstance(max_tokens, int):
+            attributes[sc.REQUEST_MAX_TOKENS] = max_tokens
+        if request.stop:
+            attributes[sc.REQUEST_STOP_SEQUENCES] = tuple(request.stop)
+        if request.wants_json:
+            attributes[sc.OUTPUT_TYPE] = sc.OUTPUT_TYPE_JSON
+        if stream:
+            attributes[sc.REQUEST_STREAM] = True
+        name = f"{sc.OPERATION_CHAT} {self.model}" if self.model else sc.OPERATION_CHAT
+        span = self._tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
+        call = _Call(self, span, request, base, attributes)
+        if self.capture_mode is not CaptureMode.NO_CONTENT:
+            call.content = input_content(request.messages, self.provider_name)
+            if self.capture_mode.on_span:
+                span.set_attributes(content_attributes(call.content))
+        return call
+
+
+class _Call:
+    """The state of one traced call: its span, timings and what to record at the end."""
+
+    def __init__(
+        self,
+        layer: Tracing,
+        span: trace.Span,
+        request: CompletionRequest,
+        metric_attributes: dict[str, AttributeValue],
+        span_attributes: dict[str, AttributeValue],
+    ) -> None:
+        self.layer = layer
+        self.span = span
+        self.request = request
+        self.metric_attributes = metric_attributes
+        self.span_attributes = span_attributes
+        self.started = layer._clock()
+        self.last_chunk: float | None = None
+        self.chunk_gaps: list[float] = []
+        self.first_chunk_s: float | None = None
+        self.text: list[str] = []
+        self.response: CompletionResponse | None = None
+        self.content: dict[str, Any] = {}
+
+    def chunk(self, text: str) -> None:
+        """Notes a streamed chunk's arrival time (and its text, when capturing content)."""
+        now = self.layer._clock()
+        if self.last_chunk is None:
+            self.first_chunk_s = now - self.started
+            self._set(sc.RESPONSE_TIME_TO_FIRST_CHUNK, self.first_chunk_s)
+        else:
+            self.chunk_gaps.append(now - self.last_chunk)
+        self.last_chunk = now
+        if self.content:
+            self.text.append(text)
+
+    def succeed(self, response: CompletionResponse) -> None:
+        """Records the response attributes and token usage, then ends the span."""
+        self._set(sc.RESPONSE_MODEL, response.model)
+        self.metric_attributes[sc.RESPONSE_MODEL] = response.model
+        if response.response_id:
+            self._set(sc.RESPONSE_ID, response.response_id)
+        self._set(sc.RESPONSE_FINISH_REASONS, (response.finish_reason,))
+        self._set(sc.USAGE_INPUT_TOKENS, response.input_tokens)
+        self._set(sc.USAGE_OUTPUT_TOKENS, response.output_tokens)
+        if response.cached_input_tokens is not None:
+            self._set(sc.USAGE_CACHE_READ_INPUT_TOKENS, response.cached_input_tokens)
+        if response.reasoning_tokens is not None:
+            self._set(sc.USAGE_REASONING_OUTPUT_TOKENS, response.reasoning_tokens)
+        self._set(sc.ATTEMPTS, response.attempts)
+        if self.content:
+            self.content.update(output_content(response.content, response.finish_reason))
+        for token_type, count in (
+            (sc.TOKEN_TYPE_INPUT, response.input_tokens),
+            (sc.TOKEN_TYPE_OUTPUT, response.output_tokens),
+        ):
+            self.layer._tokens.record(
+                count, attributes={**self.metric_attributes, sc.TOKEN_TYPE: token_type}
+            )
+        self._end()
+
+    def fail(self, error: BaseException) -> None:
+        """Records the error type, status and (redacted) exception, then ends the span."""
+        cancelled = isinstance(error, asyncio.CancelledError)
+        error_type = sc.ERROR_TYPE_CANCELLED if cancelled else _error_type(error)
+        self._set(sc.ERROR_TYPE, error_type)
+        self.metric_attributes[sc.ERROR_TYPE] = error_type
+        attempts = error.attempts if isinstance(error, LLMError) else None
+        if attempts is not None:
+            self._set(sc.ATTEMPTS, attempts)
+        message = redact(str(error)) or error_type
+        self.span.set_status(Status(StatusCode.ERROR, message))
+        if not cancelled:
+            self.span.record_exception(
+                error,
+                attributes={
+                    "exception.message": message,
+                    "exception.stacktrace": redact("".join(traceback.format_exception(error))),
+                },
+            )
+        self._end()
+
+    def abandon(self) -> None:
+        """Ends the span of a stream the caller stopped reading: not an error, so no status."""
+        self._set(sc.STREAM_ABANDONED, True)
+        self._end()
+
+    def end_without_response(self) -> None:
+        """Ends the span of a stream that finished without a StreamEnd."""
+        self._end()
+
+    def _set(self, key: str, value: AttributeValue) -> None:
+        """Sets a span attribute and remembers it for the details event."""
+        self.span_attributes[key] = value
+        self.span.set_attribute(key, value)
+
+    def _end(self) -> None:
+        """Records the duration and chunk metrics, emits the details event, ends the span."""
+        layer = self.layer
+        layer._duration.record(layer._clock() - self.started, attributes=self.metric_attributes)
+        chunk_attributes = {k: v for k, v in self.metric_attributes.items() if k != sc.ERROR_TYPE}
+        if self.first_chunk_s is not None:
+            layer._first_chunk.record(self.first_chunk_s, attributes=chunk_attributes)
+        for gap in self.chunk_gaps:
+            layer._per_chunk.record(gap, attributes=chunk_attributes)
+        if self.content and self.text and sc.OUTPUT_MESSAGES not in self.content:
+            self.content.update(output_content("".join(self.text), None))
+        if self.content and layer.capture_mode.on_span and sc.OUTPUT_MESSAGES in self.content:
+            self.span.set_attributes(
+                content_attributes({sc.OUTPUT_MESSAGES: self.content[sc.OUTPUT_MESSAGES]})
+            )
+        if layer._logger is not None:
+            layer._logger.emit(
+                event_name=sc.INFERENCE_DETAILS_EVENT,
+                context=trace.set_span_in_context(self.span),
+                attributes={**self.span_attributes, **self.content},
+            )
+        self.span.end()
+
+
+async def _close(events: AsyncIterator[StreamEvent], span_context: context.Context) -> None:
+    """Closes the inner stream (if it can be closed) with the call's span current."""
+    aclose = getattr(events, "aclose", None)
+    if aclose is None:
+        return
+    token = context.attach(span_context)
+    try:
+        await aclose()
+    finally:
+        context.detach(token)
+
+
+def _error_type(error: BaseException) -> str:
+    """Returns a low-cardinality error type: our class names bare, foreign ones qualified."""
+    cls = type(error)
+    if isinstance(error, LLMError) or cls.__module__ == "builtins":
+        return cls.__qualname__
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _discover(inner: LLMProvider) -> dict[str, Any]:
+    """Reads model, provider and server from the stack's terminal, when it exposes them."""
+    terminal = list(iter_layers(inner))[-1]
+    found: dict[str, Any] = {}
+    model = getattr(terminal, "model", None) or getattr(
+        getattr(terminal, "config", None), "model", None
+    )
+    if isinstance(model, str) and model:
+        found["model"] = model
+    for attribute in ("otel_provider_name", "provider_name", "name"):
+        name = getattr(terminal, attribute, None)
+        if isinstance(name, str) and name:
+            found["provider_name"] = _PROVIDER_NAMES.get(name, name)
+            break
+    address = getattr(terminal, "server_address", None)
+    port = getattr(terminal, "server_port", None)
+    base_url = getattr(terminal, "base_url", None)
+    if address is None and base_url is not None:
+        parts = urlsplit(str(base_url))
+        address = parts.hostname
+        try:
+            port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+        except ValueError:
+            port = None
+    if isinstance(address, str) and address:
+        found["server_address"] = address
+        found["server_port"] = port
+    return found
+
+
+def _port(value: Any) -> int | None:
+    """Returns a discovered port when it is a valid one."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 65536:
+        return value
+    return None
