@@ -584,6 +584,13 @@ async def test_a_stream_answered_with_a_json_error_body_raises_its_class() -> No
         await collect(provider())
 
 
+@respx.mock
+async def test_a_stream_answered_with_a_plain_message_is_a_response_decode_error() -> None:
+    respx.post(URL).respond(200, json=message())
+    with pytest.raises(ResponseDecodeError, match="expected an event stream"):
+        await collect(provider())
+
+
 # --- errors --------------------------------------------------------------------------------
 
 
