@@ -203,8 +203,8 @@ class OpenAIStream:
 
     @property
     def complete(self) -> bool:
-        """True once `[DONE]` arrived after a finish reason."""
-        return self.done and self._finish is not None
+        """True once `[DONE]` arrived: the server ended the stream, it was not cut."""
+        return self.done
 
     def feed(self, event: str, data: str) -> str | None:
         """Consumes one chunk; returns its text, or raises for an error chunk."""

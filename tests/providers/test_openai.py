@@ -513,6 +513,16 @@ async def test_stream_without_usage_from_a_compatible_server_reports_zero_tokens
     assert (response.input_tokens, response.output_tokens) == (0, 0)
 
 
+def answer_stream_done_without_finish(request: httpx.Request) -> httpx.Response:
+    return sse(chunk("Hi") + DONE)
+
+
+async def test_stream_done_without_a_finish_reason_ends_as_other() -> None:
+    async with provider_for(answer_stream_done_without_finish) as provider:
+        events = await collect(provider)
+    assert (events[-1].response.content, events[-1].response.finish_reason) == ("Hi", "other")
+
+
 def answer_stream_cut(request: httpx.Request) -> httpx.Response:
     return sse(chunk("Hel") + chunk("lo"))
 
