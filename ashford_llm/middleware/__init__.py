@@ -2,6 +2,7 @@
 
 from ashford_llm.middleware._base import Middleware, iter_layers
 from ashford_llm.middleware.retry import Retry, RetryEvent
+from ashford_llm.middleware.timeout import Timeout
 from ashford_llm.middleware.tracing import Tracing
 
-__all__ = ["Middleware", "Retry", "RetryEvent", "Tracing", "iter_layers"]
+__all__ = ["Middleware", "Retry", "RetryEvent", "Timeout", "Tracing", "iter_layers"]

@@ -180,7 +180,7 @@ async def test_backoff_longer_than_retry_after_wins() -> None:
 async def test_retry_after_beyond_max_delay_reraises_at_once() -> None:
     clock = FakeClock()
     error = RateLimitError("slow", retry_after=300.0)
-    layer, mock = retry([error, "never"], clock, max_delay=30.0)
+    layer, mock = retry([error, "never"], clock, max_delay=30.0, budget=None)
     with pytest.raises(RateLimitError) as caught:
         await layer.complete(REQUEST)
     assert caught.value.attempts == 1

@@ -1,0 +1,144 @@
+"""Timeout: gives up on a call or stream whose deadline passed, with an LLMTimeoutError.
+
+Where it belongs: inside Retry to bound one attempt (LLMTimeoutError is retryable, so the
+attempt is tried again; a stream that stalls after text becomes Retry's MidStreamError), or
+outside Retry to bound the whole call, backoff waits included. Both can be used at once.
+
+On expiry the inner call is cancelled where it waits and an inner stream is closed, so its
+cleanup runs (the HTTP connection goes back to the pool) and no task is left behind. No
+task is started: the deadlines are `asyncio.timeout` scopes in the caller's own task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import AsyncIterator
+
+from ashford_llm.errors import LLMTimeoutError
+from ashford_llm.middleware._base import Middleware
+from ashford_llm.protocol import LLMProvider
+from ashford_llm.types import CompletionRequest, CompletionResponse, StreamEvent
+
+__all__ = ["Timeout"]
+
+
+class Timeout(Middleware):
+    """Bounds a call by `total`, and a stream also by `first_token` and `idle`.
+
+    A cancellation from outside stays a cancellation; an inner TimeoutError that is not
+    this layer's deadline passes through unchanged.
+
+    Args:
+        inner: the handler to call.
+        total: seconds for a whole call or stream, from its start; None for no limit.
+        first_token: seconds a stream may wait for its first event; None for no limit.
+        idle: seconds a stream may wait for each later event; None for no limit. Time the
+            caller spends between reading events does not count against it.
+    """
+
+    repr_options = ("total", "first_token", "idle")
+
+    def __init__(
+        self,
+        inner: LLMProvider,
+        *,
+        total: float | None = 120.0,
+        first_token: float | None = None,
+        idle: float | None = None,
+    ) -> None:
+        super().__init__(inner)
+        self.total = _limit("total", total)
+        self.first_token = _limit("first_token", first_token)
+        self.idle = _limit("idle", idle)
+        if total is None and first_token is None and idle is None:
+            raise ValueError("Timeout needs at least one of total, first_token or idle")
+
+    def describe(self) -> str:
+        """Returns this layer alone with the deadlines that are set, e.g. `Timeout(total=30)`."""
+        options = ", ".join(
+            f"{option}={_format(value)}"
+            for option in self.repr_options
+            if (value := getattr(self, option)) is not None
+        )
+        return f"Timeout({options})"
+
+    async def complete(self, request: CompletionRequest) -> CompletionResponse:
+        """Returns the inner answer, or raises LLMTimeoutError once `total` has passed."""
+        if self.total is None:
+            return await self.inner.complete(request)
+        scope = asyncio.timeout(self.total)
+        try:
+            async with scope:
+                return await self.inner.complete(request)
+        except TimeoutError as exc:
+            if not scope.expired():
+                raise
+            raise self._error(f"the call took longer than total={_format(self.total)}s") from exc
+
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
+        """Yields the inner events, each within its deadline, closing the inner stream early."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        total_at = None if self.total is None else started + self.total
+        events = aiter(self.inner.stream(request))
+        first = True
+        try:
+            while True:
+                now = loop.time()
+                limit, step = ("first_token", self.first_token) if first else ("idle", self.idle)
+                when = None if step is None else now + step
+                if total_at is not None and (when is None or total_at <= when):
+                    limit, step, when = "total", self.total, total_at
+                    if now >= total_at:
+                        raise self._expired(limit, step)
+                scope = asyncio.timeout_at(when)
+                try:
+                    async with scope:
+                        event = await anext(events)
+                except StopAsyncIteration:
+                    return
+                except TimeoutError as exc:
+                    if not scope.expired():
+                        raise
+                    raise self._expired(limit, step) from exc
+                first = False
+                yield event
+        finally:
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    def _expired(self, limit: str, seconds: float | None) -> LLMTimeoutError:
+        """Builds the error for a stream deadline that passed."""
+        what = {
+            "first_token": "no first event arrived within",
+            "idle": "no event arrived within",
+            "total": "the stream took longer than",
+        }[limit]
+        return self._error(f"{what} {limit}={_format(seconds)}s")
+
+    def _error(self, message: str) -> LLMTimeoutError:
+        """Builds an LLMTimeoutError naming the provider."""
+        return LLMTimeoutError(message, provider=self.name)
+
+
+def _limit(option: str, value: float | None) -> float | None:
+    """Checks a deadline option: None or a finite number of seconds > 0."""
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError(f"{option} must be a finite number of seconds > 0 or None, got {value!r}")
+    return float(value)
+
+
+def _format(seconds: float | None) -> str:
+    """Formats seconds compactly: 30.0 as 30."""
+    if seconds is not None and seconds.is_integer():
+        return str(int(seconds))
+    return repr(seconds)
