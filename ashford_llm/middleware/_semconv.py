@@ -68,9 +68,15 @@ TOKEN_USAGE: Final = "gen_ai.client.token.usage"
 TOKEN_USAGE_UNIT: Final = "{token}"
 TOKEN_USAGE_DESCRIPTION: Final = "Number of input and output tokens used by GenAI clients"
 TIME_TO_FIRST_CHUNK: Final = "gen_ai.client.operation.time_to_first_chunk"
-TIME_TO_FIRST_CHUNK_DESCRIPTION: Final = "Time from the request to the first streamed chunk"
+TIME_TO_FIRST_CHUNK_DESCRIPTION: Final = (
+    "Time to receive the first chunk, measured from when the client issues the generation "
+    "request to when the first chunk is received in the response stream."
+)
 TIME_PER_OUTPUT_CHUNK: Final = "gen_ai.client.operation.time_per_output_chunk"
-TIME_PER_OUTPUT_CHUNK_DESCRIPTION: Final = "Time between consecutive streamed chunks"
+TIME_PER_OUTPUT_CHUNK_DESCRIPTION: Final = (
+    "Time per output chunk, recorded for each chunk received after the first one, measured "
+    "as the time elapsed from the end of the previous chunk to the end of the current chunk."
+)
 
 # The conventions' explicit bucket boundaries (seconds, tokens).
 DURATION_BUCKETS: Final = (

@@ -7,24 +7,21 @@ waits) land on it; every name comes from `_semconv`.
 
 from __future__ import annotations
 
-import asyncio
 import time
-import traceback
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from opentelemetry import _logs, context, metrics, trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind
 
-from ashford_llm.errors import LLMError, redact
 from ashford_llm.middleware import _semconv as sc
 from ashford_llm.middleware._base import Middleware, iter_layers
+from ashford_llm.middleware._tracing_call import AttributeValue, CallRecord, Instruments
 from ashford_llm.middleware._tracing_content import (
     CaptureMode,
     content_attributes,
     input_content,
-    output_content,
     resolve_capture_mode,
 )
 from ashford_llm.protocol import LLMProvider
@@ -34,8 +31,6 @@ __all__ = ["Tracing"]
 
 # Provider names ashford_llm uses -> the conventions' gen_ai.provider.name.
 _PROVIDER_NAMES = {"google": "gcp.gemini", "gemini": "gcp.gemini"}
-
-AttributeValue = str | bool | int | float | tuple[str, ...]
 
 
 class Tracing(Middleware):
@@ -98,37 +93,15 @@ class Tracing(Middleware):
         self.provider_name = provider_name or found.get("provider_name") or inner.name
         self.server_address = server_address or found.get("server_address")
         self.server_port = server_port or _port(found.get("server_port"))
-        self._clock = clock
         self._tracer = trace.get_tracer(sc.SCOPE_NAME, tracer_provider=tracer_provider)
-        meter = (meter_provider or metrics.get_meter_provider()).get_meter(sc.SCOPE_NAME)
-        self._duration = meter.create_histogram(
-            sc.OPERATION_DURATION,
-            unit=sc.OPERATION_DURATION_UNIT,
-            description=sc.OPERATION_DURATION_DESCRIPTION,
-            explicit_bucket_boundaries_advisory=sc.DURATION_BUCKETS,
-        )
-        self._tokens = meter.create_histogram(
-            sc.TOKEN_USAGE,
-            unit=sc.TOKEN_USAGE_UNIT,
-            description=sc.TOKEN_USAGE_DESCRIPTION,
-            explicit_bucket_boundaries_advisory=sc.TOKEN_BUCKETS,
-        )
-        self._first_chunk = meter.create_histogram(
-            sc.TIME_TO_FIRST_CHUNK,
-            unit=sc.OPERATION_DURATION_UNIT,
-            description=sc.TIME_TO_FIRST_CHUNK_DESCRIPTION,
-            explicit_bucket_boundaries_advisory=sc.DURATION_BUCKETS,
-        )
-        self._per_chunk = meter.create_histogram(
-            sc.TIME_PER_OUTPUT_CHUNK,
-            unit=sc.OPERATION_DURATION_UNIT,
-            description=sc.TIME_PER_OUTPUT_CHUNK_DESCRIPTION,
-            explicit_bucket_boundaries_advisory=sc.DURATION_BUCKETS,
-        )
-        self._logger = (
-            (logger_provider or _logs.get_logger_provider()).get_logger(sc.SCOPE_NAME)
-            if self.capture_mode.on_event
-            else None
+        logger = None
+        if self.capture_mode.on_event:
+            logger = (logger_provider or _logs.get_logger_provider()).get_logger(sc.SCOPE_NAME)
+        self._instruments = Instruments.create(
+            (meter_provider or metrics.get_meter_provider()).get_meter(sc.SCOPE_NAME),
+            logger,
+            self.capture_mode,
+            clock,
         )
         self._config = getattr(list(iter_layers(inner))[-1], "config", None)
 
@@ -177,12 +150,9 @@ class Tracing(Middleware):
         finally:
             await _close(events, span_context)
             if finished:
-                if call.response is None:
-                    call.end_without_response()
-                else:
-                    call.succeed(call.response)
+                call.finish_stream()
 
-    def _start(self, request: CompletionRequest, *, stream: bool) -> _Call:
+    def _start(self, request: CompletionRequest, *, stream: bool) -> CallRecord:
         """Starts the call's span (a child of the caller's current span) with request attributes."""
         base: dict[str, AttributeValue] = {
             sc.OPERATION_NAME: sc.OPERATION_CHAT,
@@ -211,132 +181,12 @@ class Tracing(Middleware):
             attributes[sc.REQUEST_STREAM] = True
         name = f"{sc.OPERATION_CHAT} {self.model}" if self.model else sc.OPERATION_CHAT
         span = self._tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
-        call = _Call(self, span, request, base, attributes)
+        content: dict[str, Any] = {}
         if self.capture_mode is not CaptureMode.NO_CONTENT:
-            call.content = input_content(request.messages, self.provider_name)
+            content = input_content(request.messages, self.provider_name)
             if self.capture_mode.on_span:
-                span.set_attributes(content_attributes(call.content))
-        return call
-
-
-class _Call:
-    """The state of one traced call: its span, timings and what to record at the end."""
-
-    def __init__(
-        self,
-        layer: Tracing,
-        span: trace.Span,
-        request: CompletionRequest,
-        metric_attributes: dict[str, AttributeValue],
-        span_attributes: dict[str, AttributeValue],
-    ) -> None:
-        self.layer = layer
-        self.span = span
-        self.request = request
-        self.metric_attributes = metric_attributes
-        self.span_attributes = span_attributes
-        self.started = layer._clock()
-        self.last_chunk: float | None = None
-        self.chunk_gaps: list[float] = []
-        self.first_chunk_s: float | None = None
-        self.text: list[str] = []
-        self.response: CompletionResponse | None = None
-        self.content: dict[str, Any] = {}
-
-    def chunk(self, text: str) -> None:
-        """Notes a streamed chunk's arrival time (and its text, when capturing content)."""
-        now = self.layer._clock()
-        if self.last_chunk is None:
-            self.first_chunk_s = now - self.started
-            self._set(sc.RESPONSE_TIME_TO_FIRST_CHUNK, self.first_chunk_s)
-        else:
-            self.chunk_gaps.append(now - self.last_chunk)
-        self.last_chunk = now
-        if self.content:
-            self.text.append(text)
-
-    def succeed(self, response: CompletionResponse) -> None:
-        """Records the response attributes and token usage, then ends the span."""
-        self._set(sc.RESPONSE_MODEL, response.model)
-        self.metric_attributes[sc.RESPONSE_MODEL] = response.model
-        if response.response_id:
-            self._set(sc.RESPONSE_ID, response.response_id)
-        self._set(sc.RESPONSE_FINISH_REASONS, (response.finish_reason,))
-        self._set(sc.USAGE_INPUT_TOKENS, response.input_tokens)
-        self._set(sc.USAGE_OUTPUT_TOKENS, response.output_tokens)
-        if response.cached_input_tokens is not None:
-            self._set(sc.USAGE_CACHE_READ_INPUT_TOKENS, response.cached_input_tokens)
-        if response.reasoning_tokens is not None:
-            self._set(sc.USAGE_REASONING_OUTPUT_TOKENS, response.reasoning_tokens)
-        self._set(sc.ATTEMPTS, response.attempts)
-        if self.content:
-            self.content.update(output_content(response.content, response.finish_reason))
-        for token_type, count in (
-            (sc.TOKEN_TYPE_INPUT, response.input_tokens),
-            (sc.TOKEN_TYPE_OUTPUT, response.output_tokens),
-        ):
-            self.layer._tokens.record(
-                count, attributes={**self.metric_attributes, sc.TOKEN_TYPE: token_type}
-            )
-        self._end()
-
-    def fail(self, error: BaseException) -> None:
-        """Records the error type, status and (redacted) exception, then ends the span."""
-        cancelled = isinstance(error, asyncio.CancelledError)
-        error_type = sc.ERROR_TYPE_CANCELLED if cancelled else _error_type(error)
-        self._set(sc.ERROR_TYPE, error_type)
-        self.metric_attributes[sc.ERROR_TYPE] = error_type
-        attempts = error.attempts if isinstance(error, LLMError) else None
-        if attempts is not None:
-            self._set(sc.ATTEMPTS, attempts)
-        message = redact(str(error)) or error_type
-        self.span.set_status(Status(StatusCode.ERROR, message))
-        if not cancelled:
-            self.span.record_exception(
-                error,
-                attributes={
-                    "exception.message": message,
-                    "exception.stacktrace": redact("".join(traceback.format_exception(error))),
-                },
-            )
-        self._end()
-
-    def abandon(self) -> None:
-        """Ends the span of a stream the caller stopped reading: not an error, so no status."""
-        self._set(sc.STREAM_ABANDONED, True)
-        self._end()
-
-    def end_without_response(self) -> None:
-        """Ends the span of a stream that finished without a StreamEnd."""
-        self._end()
-
-    def _set(self, key: str, value: AttributeValue) -> None:
-        """Sets a span attribute and remembers it for the details event."""
-        self.span_attributes[key] = value
-        self.span.set_attribute(key, value)
-
-    def _end(self) -> None:
-        """Records the duration and chunk metrics, emits the details event, ends the span."""
-        layer = self.layer
-        layer._duration.record(layer._clock() - self.started, attributes=self.metric_attributes)
-        chunk_attributes = {k: v for k, v in self.metric_attributes.items() if k != sc.ERROR_TYPE}
-        if self.first_chunk_s is not None:
-            layer._first_chunk.record(self.first_chunk_s, attributes=chunk_attributes)
-        for gap in self.chunk_gaps:
-            layer._per_chunk.record(gap, attributes=chunk_attributes)
-        if self.content and self.text and sc.OUTPUT_MESSAGES not in self.content:
-            self.content.update(output_content("".join(self.text), None))
-        if self.content and layer.capture_mode.on_span and sc.OUTPUT_MESSAGES in self.content:
-            self.span.set_attributes(
-                content_attributes({sc.OUTPUT_MESSAGES: self.content[sc.OUTPUT_MESSAGES]})
-            )
-        if layer._logger is not None:
-            layer._logger.emit(
-                event_name=sc.INFERENCE_DETAILS_EVENT,
-                context=trace.set_span_in_context(self.span),
-                attributes={**self.span_attributes, **self.content},
-            )
-        self.span.end()
+                span.set_attributes(content_attributes(content))
+        return CallRecord(self._instruments, span, base, attributes, content)
 
 
 async def _close(events: AsyncIterator[StreamEvent], span_context: context.Context) -> None:
@@ -349,14 +199,6 @@ async def _close(events: AsyncIterator[StreamEvent], span_context: context.Conte
         await aclose()
     finally:
         context.detach(token)
-
-
-def _error_type(error: BaseException) -> str:
-    """Returns a low-cardinality error type: our class names bare, foreign ones qualified."""
-    cls = type(error)
-    if isinstance(error, LLMError) or cls.__module__ == "builtins":
-        return cls.__qualname__
-    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _discover(inner: LLMProvider) -> dict[str, Any]:
