@@ -1,6 +1,31 @@
-"""Terminal handlers that speak each vendor's HTTP API."""
+"""Terminal handlers that speak each vendor's HTTP API.
 
-from ashford_llm.providers.anthropic import AnthropicProvider
-from ashford_llm.providers.openai import OpenAIProvider
+The classes load on first use, so `import ashford_llm` does not import httpx (which itself
+imports rich whenever rich is installed). To add a provider, name it in `_LAZY` and `__all__`.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ashford_llm.providers.anthropic import AnthropicProvider
+    from ashford_llm.providers.openai import OpenAIProvider
 
 __all__ = ["AnthropicProvider", "OpenAIProvider"]
+
+_LAZY = {
+    "AnthropicProvider": "ashford_llm.providers.anthropic",
+    "OpenAIProvider": "ashford_llm.providers.openai",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Imports a provider class the first time it is looked up."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
