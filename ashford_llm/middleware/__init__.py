@@ -1,8 +1,17 @@
 """Middleware layers: each wraps an inner LLMProvider and is one itself."""
 
 from ashford_llm.middleware._base import Middleware, iter_layers
+from ashford_llm.middleware.json_validation import JsonValidation
 from ashford_llm.middleware.retry import Retry, RetryEvent
 from ashford_llm.middleware.timeout import Timeout
 from ashford_llm.middleware.tracing import Tracing
 
-__all__ = ["Middleware", "Retry", "RetryEvent", "Timeout", "Tracing", "iter_layers"]
+__all__ = [
+    "JsonValidation",
+    "Middleware",
+    "Retry",
+    "RetryEvent",
+    "Timeout",
+    "Tracing",
+    "iter_layers",
+]
