@@ -2,6 +2,7 @@
 
 from ashford_llm.middleware._base import Middleware, iter_layers
 from ashford_llm.middleware.json_validation import JsonValidation
+from ashford_llm.middleware.recording import RecordedCall, Recorder
 from ashford_llm.middleware.retry import Retry, RetryEvent
 from ashford_llm.middleware.timeout import Timeout
 from ashford_llm.middleware.tracing import Tracing
@@ -9,6 +10,8 @@ from ashford_llm.middleware.tracing import Tracing
 __all__ = [
     "JsonValidation",
     "Middleware",
+    "RecordedCall",
+    "Recorder",
     "Retry",
     "RetryEvent",
     "Timeout",

@@ -1,0 +1,223 @@
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from ashford_llm import (
+    ChatMessage,
+    ClientBuilder,
+    CompletionRequest,
+    JsonValidationError,
+    MidStreamError,
+    RateLimitError,
+    ServerError,
+    StreamEnd,
+    TextDelta,
+)
+from ashford_llm.middleware import JsonValidation, RecordedCall, Recorder, Retry
+from ashford_llm.testing import Cassette, MockProvider, MockStream
+
+REQUEST = CompletionRequest([ChatMessage.user("hello there")], temperature=0.2)
+KEY = "sk-proj-abcdefghijklmnopqrstuvwx1234"
+
+
+def ticking(start: float, step: float) -> Callable[[], float]:
+    now = [start - step]
+
+    def clock() -> float:
+        now[0] += step
+        return now[0]
+
+    return clock
+
+
+def recorder(script: list[object]) -> Recorder:
+    return Recorder(
+        MockProvider(script),  # type: ignore[arg-type]
+        clock=ticking(10.0, 0.25),
+        wall_clock=lambda: 1_700_000_000.0,
+    )
+
+
+async def _no_sleep(seconds: float) -> None:
+    return None
+
+
+async def test_complete_is_recorded_with_response_and_timing() -> None:
+    layer = recorder(["hi"])
+    response = await layer.complete(REQUEST)
+    [call] = layer.calls
+    assert isinstance(call, RecordedCall)
+    assert call.kind == "complete"
+    assert call.request == REQUEST
+    assert call.response == response
+    assert call.error is None
+    assert call.attempts == 1
+    assert call.started_at == 1_700_000_000.0
+    assert call.duration_ms == 250.0
+
+
+async def test_errors_are_recorded_and_reraised_unchanged() -> None:
+    error = RateLimitError("slow down", status=429, retry_after=3.0, request_id="req_1")
+    layer = recorder([error])
+    with pytest.raises(RateLimitError) as caught:
+        await layer.complete(REQUEST)
+    assert caught.value is error
+    [call] = layer.calls
+    assert call.response is None
+    assert call.error is not None
+    assert call.error.error_class == "RateLimitError"
+    assert (call.error.status, call.error.retry_after, call.error.request_id) == (
+        429,
+        3.0,
+        "req_1",
+    )
+
+
+async def test_foreign_exceptions_are_recorded_and_reraised_unchanged() -> None:
+    error = ValueError("bad thing")
+    layer = recorder([error])
+    with pytest.raises(ValueError, match="bad thing") as caught:
+        await layer.complete(REQUEST)
+    assert caught.value is error
+    assert layer.calls[0].error is not None
+    assert layer.calls[0].error.error_class == "ValueError"
+    assert layer.calls[0].error.module == "builtins"
+
+
+async def test_stream_events_are_recorded() -> None:
+    layer = recorder([MockStream(chunks=["a", "b"])])
+    events = [event async for event in layer.stream(REQUEST)]
+    [call] = layer.calls
+    assert call.kind == "stream"
+    assert list(call.events) == events
+    assert isinstance(call.events[-1], StreamEnd)
+    assert call.error is None
+
+
+async def test_stream_failure_records_events_then_error() -> None:
+    cut = MidStreamError("dropped", partial_text="a")
+    layer = recorder([MockStream(chunks=["a"], error=cut)])
+    with pytest.raises(MidStreamError):
+        async for _ in layer.stream(REQUEST):
+            pass
+    [call] = layer.calls
+    assert call.events == (TextDelta("a"),)
+    assert call.error is not None
+    assert call.error.partial_text == "a"
+
+
+async def test_abandoned_stream_is_recorded_with_what_the_consumer_saw() -> None:
+    layer = recorder([MockStream(chunks=["a", "b", "c"])])
+    stream = layer.stream(REQUEST)
+    async for _ in stream:
+        break
+    await stream.aclose()  # type: ignore[attr-defined]
+    [call] = layer.calls
+    assert call.events == (TextDelta("a"),)
+    assert call.error is None
+
+
+async def test_outermost_recorder_sees_retry_attempts() -> None:
+    mock = MockProvider([ServerError("boom"), "fine"])
+    stack = (
+        ClientBuilder()
+        .use(Recorder)
+        .use(Retry, max_retries=2, jitter=lambda: 0.0, sleep=_no_sleep)
+        .build(mock)
+    )
+    await stack.complete(REQUEST)
+    assert isinstance(stack, Recorder)
+    assert [call.attempts for call in stack.calls] == [2]
+
+
+async def test_recorder_above_the_terminal_sees_every_attempt() -> None:
+    mock = MockProvider([ServerError("boom"), "fine"])
+    stack = (
+        ClientBuilder()
+        .use(Retry, max_retries=2, jitter=lambda: 0.0, sleep=_no_sleep)
+        .use(Recorder)
+        .build(mock)
+    )
+    await stack.complete(REQUEST)
+    layer = stack.inner  # type: ignore[attr-defined]
+    assert isinstance(layer, Recorder)
+    assert [call.error is not None for call in layer.calls] == [True, False]
+
+
+async def test_saved_cassette_is_versioned_json_that_loads_back(tmp_path: Path) -> None:
+    layer = recorder(["one", MockStream(chunks=["t", "wo"]), ServerError("down", status=503)])
+    await layer.complete(REQUEST)
+    _ = [event async for event in layer.stream(REQUEST)]
+    with pytest.raises(ServerError):
+        await layer.complete(REQUEST)
+    path = tmp_path / "calls.json"
+    layer.save(path)
+    raw = json.loads(path.read_text())
+    assert raw["version"] == 1
+    assert raw["provider"] == "mock"
+    assert len(raw["calls"]) == 3
+    assert Cassette.load(path).calls == tuple(layer.calls)
+
+
+async def test_saved_cassette_never_holds_a_key(tmp_path: Path) -> None:
+    error = ServerError(f"upstream said invalid key {KEY}", body_excerpt=f"Bearer {KEY}")
+    layer = recorder([error, ValueError(f"token {KEY} rejected")])
+    with pytest.raises(ServerError):
+        await layer.complete(REQUEST)
+    with pytest.raises(ValueError, match="rejected"):
+        await layer.complete(REQUEST)
+    path = tmp_path / "calls.json"
+    layer.save(path)
+    text = path.read_text()
+    assert KEY not in text
+    assert "sk-proj" not in text
+    assert "[redacted]" in text
+
+
+async def test_parsed_is_kept_in_calls_but_not_saved(tmp_path: Path) -> None:
+    class Label(msgspec.Struct):
+        name: str
+
+    stack = (
+        ClientBuilder()
+        .use(Recorder)
+        .use(JsonValidation, schema=Label)
+        .build(MockProvider(['{"name": "x"}']))
+    )
+    await stack.complete(REQUEST)
+    assert isinstance(stack, Recorder)
+    assert stack.calls[0].response is not None
+    assert stack.calls[0].response.parsed == Label(name="x")
+    path = tmp_path / "calls.json"
+    stack.save(path)
+    saved = Cassette.load(path).calls[0].response
+    assert saved is not None
+    assert saved.parsed is None
+
+
+async def test_json_validation_error_output_survives_the_cassette(tmp_path: Path) -> None:
+    layer = recorder([JsonValidationError("bad", output="{oops")])
+    with pytest.raises(JsonValidationError):
+        await layer.complete(REQUEST)
+    path = tmp_path / "calls.json"
+    layer.save(path)
+    error = Cassette.load(path).calls[0].error
+    assert error is not None
+    rebuilt = error.rebuild()
+    assert isinstance(rebuilt, JsonValidationError)
+    assert rebuilt.output == "{oops"
+
+
+def test_recorder_repr_shows_no_options() -> None:
+    assert (
+        repr(Recorder(MockProvider([])))
+        == "Recorder -> MockProvider(name='mock', model='mock-model')"
+    )
+
+
+def test_bad_clock_fails_at_build_time() -> None:
+    with pytest.raises(TypeError):
+        Recorder(MockProvider([]), clock=3.0)  # type: ignore[arg-type]

@@ -1,0 +1,285 @@
+import json
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from ashford_llm import (
+    ChatMessage,
+    ClientBuilder,
+    CompletionRequest,
+    CompletionResponse,
+    MidStreamError,
+    QuotaExhaustedError,
+    RateLimitError,
+    StreamEnd,
+    StreamEvent,
+    TextDelta,
+)
+from ashford_llm.middleware import JsonValidation, RecordedCall, Recorder
+from ashford_llm.testing import Cassette, MockProvider, MockStream, Replay, ReplayMismatchError
+from ashford_llm.testing.cassette import RecordedError
+
+FIRST = CompletionRequest([ChatMessage.user("first question")])
+SECOND = CompletionRequest([ChatMessage.user("second question")], max_tokens=50)
+THIRD = CompletionRequest([ChatMessage.system("be brief"), ChatMessage.user("third")])
+
+
+def canned(text: str) -> CompletionResponse:
+    return CompletionResponse(
+        content=text,
+        model="gpt-test",
+        input_tokens=12,
+        output_tokens=3,
+        latency_ms=321.5,
+        finish_reason="stop",
+        provider="openai",
+        response_id="resp_1",
+        request_id="req_1",
+        cached_input_tokens=4,
+        reasoning_tokens=0,
+    )
+
+
+def call(request: CompletionRequest, text: str) -> RecordedCall:
+    return RecordedCall(
+        request=request,
+        kind="complete",
+        response=canned(text),
+        started_at=0.0,
+        duration_ms=1.0,
+    )
+
+
+async def collect(events: Any) -> list[StreamEvent]:
+    return [event async for event in events]
+
+
+async def record_session(recorder: Recorder) -> list[object]:
+    """Makes a mixed set of calls and returns what each produced (response, events or error)."""
+    outcomes: list[object] = []
+    outcomes.append(await recorder.complete(FIRST))
+    outcomes.append(await collect(recorder.stream(SECOND)))
+    try:
+        await recorder.complete(THIRD)
+    except RateLimitError as error:
+        outcomes.append((type(error), str(error), error.retry_after))
+    events: list[StreamEvent] = []
+    try:
+        async for event in recorder.stream(FIRST):
+            events.append(event)
+    except MidStreamError as error:
+        outcomes.append((events, type(error), error.partial_text))
+    return outcomes
+
+
+async def replay_session(replay: Replay) -> list[object]:
+    outcomes: list[object] = []
+    outcomes.append(await replay.complete(FIRST))
+    outcomes.append(await collect(replay.stream(SECOND)))
+    try:
+        await replay.complete(THIRD)
+    except RateLimitError as error:
+        outcomes.append((type(error), str(error), error.retry_after))
+    events: list[StreamEvent] = []
+    try:
+        async for event in replay.stream(FIRST):
+            events.append(event)
+    except MidStreamError as error:
+        outcomes.append((events, type(error), error.partial_text))
+    return outcomes
+
+
+def mock_for_session() -> MockProvider:
+    return MockProvider(
+        [
+            canned("one"),
+            MockStream(chunks=["tw", "o"]),
+            RateLimitError("slow down", status=429, retry_after=2.5, provider="openai"),
+            MockStream(chunks=["par"], error=MidStreamError("cut", partial_text="par")),
+        ],
+        name="openai",
+    )
+
+
+@pytest.mark.parametrize("match", ["sequence", "request"])
+async def test_record_save_replay_gives_identical_results(tmp_path: Path, match: str) -> None:
+    recorder = Recorder(mock_for_session())
+    recorded = await record_session(recorder)
+    path = tmp_path / "session.json"
+    recorder.save(path)
+    replay = Replay(path, match=match)  # type: ignore[arg-type]
+    assert await replay_session(replay) == recorded
+    assert len(recorded) == 4
+    assert replay.remaining == 0
+    assert replay.name == "openai"
+
+
+async def test_replay_serves_recorder_calls_directly() -> None:
+    recorder = Recorder(mock_for_session())
+    recorded = await record_session(recorder)
+    replay = Replay(recorder.calls)
+    assert await replay_session(replay) == recorded
+    assert replay.name == "replay"
+
+
+async def test_sequence_serves_in_order_whatever_the_request() -> None:
+    replay = Replay([call(FIRST, "a"), call(SECOND, "b")])
+    assert (await replay.complete(THIRD)).content == "a"
+    assert (await replay.complete(THIRD)).content == "b"
+
+
+async def test_sequence_exhausted_names_the_position() -> None:
+    replay = Replay([call(FIRST, "a")])
+    await replay.complete(FIRST)
+    with pytest.raises(ReplayMismatchError, match=r"complete call 2 \(the cassette holds 1\)"):
+        await replay.complete(SECOND)
+
+
+async def test_request_match_serves_the_matching_call_out_of_order() -> None:
+    replay = Replay([call(FIRST, "a"), call(SECOND, "b"), call(FIRST, "c")], match="request")
+    assert (await replay.complete(SECOND)).content == "b"
+    assert (await replay.complete(FIRST)).content == "a"
+    assert (await replay.complete(FIRST)).content == "c"
+
+
+async def test_request_match_compares_options_too() -> None:
+    replay = Replay([call(SECOND, "b")], match="request")
+    changed = msgspec.structs.replace(SECOND, max_tokens=51)
+    with pytest.raises(ReplayMismatchError) as caught:
+        await replay.complete(changed)
+    message = str(caught.value)
+    assert "user: second question" in message
+    assert "max_tokens=51" in message
+    assert "#1 (differs in max_tokens)" in message
+
+
+async def test_unmatched_request_shows_the_closest_candidates_first() -> None:
+    near = CompletionRequest([ChatMessage.user("second questions")])
+    replay = Replay([call(FIRST, "a"), call(near, "b"), call(THIRD, "c")], match="request")
+    with pytest.raises(ReplayMismatchError) as caught:
+        await replay.complete(CompletionRequest([ChatMessage.user("second question")]))
+    lines = str(caught.value).splitlines()
+    assert lines[1] == "[user: second question]"
+    assert lines[3].startswith("  #2 (differs in messages): [user: second questions]")
+
+
+async def test_request_match_says_when_every_call_was_served() -> None:
+    replay = Replay([call(FIRST, "a")], match="request")
+    await replay.complete(FIRST)
+    with pytest.raises(ReplayMismatchError, match="every one of the 1 recorded calls was served"):
+        await replay.complete(FIRST)
+
+
+async def test_recorded_complete_can_be_streamed() -> None:
+    events = await collect(Replay([call(FIRST, "whole text")]).stream(FIRST))
+    assert events == [TextDelta("whole text"), StreamEnd(canned("whole text"))]
+
+
+async def test_recorded_stream_can_be_completed() -> None:
+    recorder = Recorder(MockProvider([MockStream(chunks=["a", "b"])]))
+    streamed = await collect(recorder.stream(FIRST))
+    response = await Replay(recorder.calls).complete(FIRST)
+    assert isinstance(streamed[-1], StreamEnd)
+    assert response == streamed[-1].response
+    assert response.content == "ab"
+
+
+async def test_abandoned_recorded_stream_cannot_be_completed() -> None:
+    recorder = Recorder(MockProvider([MockStream(chunks=["a", "b"])]))
+    stream = recorder.stream(FIRST)
+    async for _ in stream:
+        break
+    await stream.aclose()  # type: ignore[attr-defined]
+    with pytest.raises(ReplayMismatchError, match="stopped by its consumer"):
+        await Replay(recorder.calls).complete(FIRST)
+
+
+async def test_errors_come_back_as_their_class_with_attributes() -> None:
+    error = QuotaExhaustedError(
+        "quota used up", status=429, error_type="insufficient_quota", request_id="req_7"
+    )
+    recorded = RecordedCall(
+        request=FIRST,
+        kind="complete",
+        error=RecordedError.from_exception(error),
+        started_at=0.0,
+        duration_ms=1.0,
+    )
+    with pytest.raises(QuotaExhaustedError) as caught:
+        await Replay([recorded]).complete(FIRST)
+    assert caught.value.context() == error.context()
+    assert caught.value is not error
+
+
+def test_builtin_errors_rebuild_as_themselves() -> None:
+    rebuilt = RecordedError.from_exception(KeyError("k")).rebuild()
+    assert type(rebuilt) is KeyError
+    assert rebuilt.args == ("'k'",)
+
+
+def test_other_foreign_errors_rebuild_as_runtime_error_naming_the_class() -> None:
+    rebuilt = RecordedError.from_exception(msgspec.DecodeError("bad bytes")).rebuild()
+    assert type(rebuilt) is RuntimeError
+    assert str(rebuilt) == "msgspec.DecodeError: bad bytes"
+
+
+async def test_json_validation_above_replay_decodes_parsed_again(tmp_path: Path) -> None:
+    class Label(msgspec.Struct):
+        name: str
+
+    ask = CompletionRequest([ChatMessage.user("label")], json_mode=True)
+    recording = ClientBuilder().use(JsonValidation, schema=Label).use(Recorder)
+    recorder_stack = recording.build(MockProvider(['{"name": "x"}']))
+    original = await recorder_stack.complete(ask)
+    recorder = recorder_stack.inner  # type: ignore[attr-defined]
+    path = tmp_path / "labels.json"
+    recorder.save(path)
+    replayed = await recording.build(Replay(path, match="request")).complete(ask)
+    assert replayed == original
+    assert replayed.parsed == Label(name="x")
+
+
+def test_cassette_with_unknown_fields_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"version": 1, "provider": "x", "calls": [], "extra": 1}))
+    with pytest.raises(ValueError, match="not a valid cassette"):
+        Replay(path)
+
+
+def test_cassette_of_another_version_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "future.json"
+    path.write_text(json.dumps({"version": 2, "provider": "x", "calls": []}))
+    with pytest.raises(ValueError, match="cassette version 2"):
+        Cassette.load(path)
+
+
+def test_non_json_file_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "junk.json"
+    path.write_text("<html>")
+    with pytest.raises(ValueError, match="is not a cassette"):
+        Cassette.load(path)
+
+
+@pytest.mark.parametrize(
+    ("source", "options", "error"),
+    [
+        ([], {"match": "fuzzy"}, ValueError),
+        (["not a call"], {}, TypeError),
+        (42, {}, TypeError),
+    ],
+)
+def test_bad_arguments_fail_at_construction(
+    source: Any, options: dict[str, Any], error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        Replay(source, **options)
+
+
+async def test_replay_closes_and_names_itself() -> None:
+    cassette = Cassette(provider="anthropic", calls=(call(FIRST, "a"),))
+    async with Replay(cassette, name="fixture") as replay:
+        assert replay.name == "fixture"
+        assert repr(replay) == "Replay(name='fixture', match='sequence', calls=1)"
+    assert replay.closed
