@@ -91,7 +91,7 @@ class StackConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
                 )
         for index, layer in enumerate(self.middleware):
             if not isinstance(layer.get("layer"), str) or not layer["layer"]:
-                raise ConfigError(f"[[middleware]] entry {index + 1} needs a layer = \"Name\"")
+                raise ConfigError(f'[[middleware]] entry {index + 1} needs a layer = "Name"')
 
     @classmethod
     def from_dict(cls, data: Any) -> StackConfig:
