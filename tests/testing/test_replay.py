@@ -2,6 +2,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import msgspec
 import pytest
 
@@ -10,7 +11,9 @@ from ashford_llm import (
     ClientBuilder,
     CompletionRequest,
     CompletionResponse,
+    LLMError,
     MidStreamError,
+    ModelConfig,
     QuotaExhaustedError,
     RateLimitError,
     StreamEnd,
@@ -18,8 +21,12 @@ from ashford_llm import (
     TextDelta,
 )
 from ashford_llm.middleware import JsonValidation, RecordedCall, Recorder
+from ashford_llm.protocol import LLMProvider
+from ashford_llm.providers.anthropic import AnthropicProvider
+from ashford_llm.providers.openai import OpenAIProvider
 from ashford_llm.testing import Cassette, MockProvider, MockStream, Replay, ReplayMismatchError
 from ashford_llm.testing.cassette import RecordedError
+from tests.providers.real_recordings import recordings, transport_for
 
 FIRST = CompletionRequest([ChatMessage.user("first question")])
 SECOND = CompletionRequest([ChatMessage.user("second question")], max_tokens=50)
@@ -283,3 +290,44 @@ async def test_replay_closes_and_names_itself() -> None:
         assert replay.name == "fixture"
         assert repr(replay) == "Replay(name='fixture', match='sequence', calls=1)"
     assert replay.closed
+
+
+KEYS = {"openai": "sk-proj-replaytest0123456789", "anthropic": "sk-ant-api03-replaytest-0123456789"}
+
+
+def real_provider(config: ModelConfig, client: httpx.AsyncClient) -> LLMProvider:
+    kind = OpenAIProvider if config.provider == "openai" else AnthropicProvider
+    return kind(config, api_key=KEYS[config.provider], http_client=client)
+
+
+async def outcome(provider: LLMProvider, request: CompletionRequest, streamed: bool) -> object:
+    """Runs one call and returns what the caller saw: events, a response, or the error."""
+    events: list[StreamEvent] = []
+    try:
+        if not streamed:
+            return await provider.complete(request)
+        async for event in provider.stream(request):
+            events.append(event)
+    except LLMError as error:
+        return (events, type(error), error.context())
+    return events
+
+
+@pytest.mark.parametrize("path", recordings("openai") + recordings("anthropic"))
+async def test_real_vendor_exchange_records_and_replays_identically(
+    path: Path, tmp_path: Path
+) -> None:
+    recording = json.loads(path.read_text())
+    expected = recording["expected"]
+    streamed = expected["kind"] == "stream" or expected.get("stream", False)
+    config = ModelConfig(recording["provider"], recording["model"], max_output_tokens=256)
+    request = CompletionRequest([ChatMessage.user("Hello")])
+    async with httpx.AsyncClient(transport=transport_for(recording, [])) as client:
+        recorder = Recorder(real_provider(config, client))
+        original = await outcome(recorder, request, streamed)
+    cassette = tmp_path / "real.json"
+    recorder.save(cassette)
+    assert KEYS[recording["provider"]] not in cassette.read_text()
+    replay = Replay(cassette, match="request")
+    assert replay.name == recording["provider"]
+    assert await outcome(replay, request, streamed) == original
