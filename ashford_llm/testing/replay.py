@@ -1,4 +1,9 @@
-"""Replay: a terminal handler that serves a recorded cassette back, streams included."""
+"""Replay: a terminal handler that serves a recorded cassette back, streams included.
+
+Where it belongs: at the bottom of a stack, in place of the vendor provider, under the same
+layers the recording was made with. Record with a Recorder just above the real provider,
+save once, then replay in every test run with no network and no credential.
+"""
 
 from __future__ import annotations
 
