@@ -102,6 +102,7 @@ class _Event(msgspec.Struct):
     delta: _Delta | None = None
     usage: _Usage | None = None
     error: _ErrorDetail | None = None
+    request_id: str | None = None
 
 
 _MESSAGE_DECODER = msgspec.json.Decoder(_Message)
@@ -196,9 +197,8 @@ class AnthropicStreamParser:
         elif kind == "message_stop":
             self.done = True
         elif kind == "error":
-            raise _error_from_detail(
-                parsed.error or _ErrorDetail(), None, waits=True, request_id=None
-            )
+            detail = parsed.error or _ErrorDetail()
+            raise _error_from_detail(detail, None, waits=True, request_id=parsed.request_id)
         return None
 
     def response(self, latency_ms: float, request_id: str | None) -> CompletionResponse:

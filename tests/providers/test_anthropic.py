@@ -541,7 +541,18 @@ async def test_an_error_event_mid_stream_raises_its_class(
     assert [e.text for e in seen] == ["Partial"]
     assert caught.value.error_type == error_type
     assert caught.value.provider == "anthropic"
+    assert caught.value.request_id == "req_body_1"  # the event's own id wins over the header
+
+
+@respx.mock
+async def test_an_error_event_without_its_own_id_takes_the_header_request_id() -> None:
+    overloaded = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    events = [*stream_events("Hi")[:3], ("error", overloaded)]
+    respx.post(URL).mock(return_value=event_stream(sse(*events), {"request-id": "req_e"}))
+    with pytest.raises(ServerError, match="Overloaded") as caught:
+        await collect(provider())
     assert caught.value.request_id == "req_e"
+    assert caught.value.retryable is True
 
 
 @respx.mock
@@ -710,8 +721,9 @@ async def test_a_401_during_a_stream_refreshes_once_too() -> None:
         (502, b"<html><body><h1>502 Bad Gateway</h1></body></html>", ServerError),
         (413, b"request entity too large", InvalidRequestError),
         (500, b'{"type":"error","error":{"type":"api_e', ServerError),
+        (503, b'{"error": "upstream connect error"}', ServerError),
     ],
-    ids=["html-502", "plain-413", "truncated-500"],
+    ids=["html-502", "plain-413", "truncated-500", "gateway-json-503"],
 )
 @respx.mock
 async def test_error_bodies_that_are_not_anthropic_json_keep_the_status_class(
