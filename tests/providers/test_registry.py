@@ -1,4 +1,6 @@
 import importlib.util
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from importlib.metadata import EntryPoint
 from typing import Any, Self
@@ -198,3 +200,19 @@ def test_config_must_be_a_model_config() -> None:
 def test_provider_from_config_is_exported_from_the_package() -> None:
     assert ashford_llm.provider_from_config is provider_from_config
     assert "provider_from_config" in ashford_llm.__all__
+
+
+def test_vendor_modules_load_only_when_their_name_is_looked_up() -> None:
+    code = (
+        "import sys, ashford_llm\n"
+        "vendors = ('openai', 'anthropic', 'google')\n"
+        "def loaded():\n"
+        "    return [v for v in vendors if f'ashford_llm.providers.{v}' in sys.modules]\n"
+        "print(loaded())\n"
+        "ashford_llm.provider_class('openai')\n"
+        "print(loaded())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split("\n")[:2] == ["[]", "['openai']"]
