@@ -1,0 +1,154 @@
+"""RateLimit: keeps calls within a vendor's requests and tokens per minute and a concurrency cap.
+
+Where it belongs: inside Retry, so every attempt (not only the first) takes a permit and pays
+for its tokens; outside Timeout, so the time spent waiting for a permit does not eat the
+per-attempt deadline. Waits longer than a millisecond show on the current (Tracing) span as
+a rate-limit wait event.
+
+Tokens are charged before the call from an estimate, since the real count is known only
+after: input is taken as one token per four characters of all message contents (rounded
+up), output as the request's `max_tokens`, else `default_max_tokens`. After a success the
+charge is settled against the response's real input plus output tokens; after a failure
+the input estimate stays charged and the output allowance is refunded.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncIterator
+
+from opentelemetry import trace
+
+from ashford_llm.middleware._base import Middleware, _option_value
+from ashford_llm.middleware._limits import LimiterBackend, RateLimiter, RatePermit
+from ashford_llm.middleware._semconv import RATE_LIMIT_WAIT_EVENT, RATE_LIMIT_WAIT_S
+from ashford_llm.protocol import LLMProvider
+from ashford_llm.types import CompletionRequest, CompletionResponse, StreamEnd, StreamEvent
+
+__all__ = ["RateLimit", "estimate_input_tokens"]
+
+_VISIBLE_WAIT_S = 0.001
+
+
+class RateLimit(Middleware):
+    """Waits for a permit before each call, and settles its token charge after.
+
+    Args:
+        inner: the handler to wrap.
+        requests_per_minute: calls allowed per minute.
+        tokens_per_minute: input plus output tokens allowed per minute; a request whose
+            estimate exceeds it fails at once with InvalidRequestError.
+        max_concurrency: calls in flight at once; a stream holds its slot until it ends
+            or is closed.
+        default_max_tokens: the output allowance charged when a request sets no
+            `max_tokens` (this layer cannot see the provider's ModelConfig).
+        limiter: a shared limiter (a RateLimiter or another LimiterBackend) instead of the
+            three limits above, so several stacks draw on one quota.
+    """
+
+    def __init__(
+        self,
+        inner: LLMProvider,
+        *,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: int | None = None,
+        max_concurrency: int | None = None,
+        default_max_tokens: int = 4096,
+        limiter: LimiterBackend | None = None,
+    ) -> None:
+        super().__init__(inner)
+        if (
+            isinstance(default_max_tokens, bool)
+            or not isinstance(default_max_tokens, int)
+            or default_max_tokens < 1
+        ):
+            raise ValueError(
+                f"default_max_tokens must be a positive int, got {default_max_tokens!r}"
+            )
+        if limiter is not None:
+            if not (requests_per_minute is None and tokens_per_minute is None) or (
+                max_concurrency is not None
+            ):
+                raise ValueError(
+                    "RateLimit takes either a shared limiter or its own limits, not both"
+                )
+            if not isinstance(limiter, LimiterBackend):
+                raise TypeError(
+                    f"limiter must be a RateLimiter or LimiterBackend, got {type(limiter).__name__}"
+                )
+            self.limiter = limiter
+        else:
+            self.limiter = RateLimiter(
+                requests_per_minute=requests_per_minute,
+                tokens_per_minute=tokens_per_minute,
+                max_concurrency=max_concurrency,
+            )
+        self.default_max_tokens = default_max_tokens
+
+    async def complete(self, request: CompletionRequest) -> CompletionResponse:
+        """Calls the inner handler holding a permit; settles it against the real usage."""
+        permit = await self._acquire(request)
+        try:
+            response = await self.inner.complete(request)
+        except BaseException:
+            await self.limiter.release(permit)
+            raise
+        await self.limiter.settle(permit, _used_tokens(response))
+        return response
+
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
+        """Streams holding a permit until the stream ends, fails or is closed."""
+        permit = await self._acquire(request)
+        settled = False
+        events = self.inner.stream(request)
+        try:
+            async for event in events:
+                if isinstance(event, StreamEnd):
+                    settled = True
+                    await self.limiter.settle(permit, _used_tokens(event.response))
+                yield event
+        finally:
+            try:
+                aclose = getattr(events, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+            finally:
+                if not settled:
+                    await self.limiter.release(permit)
+
+    async def _acquire(self, request: CompletionRequest) -> RatePermit:
+        """Waits for a permit and makes a noticeable wait visible on the current span."""
+        permit = await self.limiter.acquire(
+            input_tokens=estimate_input_tokens(request),
+            output_tokens=request.max_tokens or self.default_max_tokens,
+        )
+        if permit.waited_s > _VISIBLE_WAIT_S:
+            trace.get_current_span().add_event(
+                RATE_LIMIT_WAIT_EVENT, {RATE_LIMIT_WAIT_S: permit.waited_s}
+            )
+        return permit
+
+    def describe(self) -> str:
+        """Returns this layer alone, showing only the limits that are set."""
+        if not isinstance(self.limiter, RateLimiter):
+            return f"RateLimit(limiter={self.limiter!r})"
+        options = ", ".join(
+            f"{name}={_option_value(value)}"
+            for name, value in (
+                ("requests_per_minute", self.limiter.requests_per_minute),
+                ("tokens_per_minute", self.limiter.tokens_per_minute),
+                ("max_concurrency", self.limiter.max_concurrency),
+            )
+            if value is not None
+        )
+        return f"RateLimit({options})"
+
+
+def estimate_input_tokens(request: CompletionRequest) -> int:
+    """Estimates input tokens as one per four characters of all message contents."""
+    return math.ceil(sum(len(message.content) for message in request.messages) / 4)
+
+
+def _used_tokens(response: CompletionResponse) -> int:
+    """Returns the tokens a finished call really used: input plus output."""
+    return response.input_tokens + response.output_tokens
