@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from ashford_llm import (
     ChatMessage,
+    ClientBuilder,
     CompletionRequest,
     CompletionResponse,
     FatalError,
@@ -19,7 +20,7 @@ from ashford_llm import (
     ServerError,
     StreamEnd,
 )
-from ashford_llm.middleware import LimiterBackend, RateLimit, RateLimiter
+from ashford_llm.middleware import LimiterBackend, RateLimit, RateLimiter, Retry
 from ashford_llm.middleware._limits import adjust_level
 from ashford_llm.middleware._semconv import RATE_LIMIT_WAIT_EVENT, RATE_LIMIT_WAIT_S
 from ashford_llm.middleware.rate_limit import estimate_input_tokens
@@ -346,6 +347,23 @@ def test_rate_limit_failed_call_releases_its_slot() -> None:
     assert run(main) == NO_WAIT
 
 
+def test_rate_limit_failed_stream_releases_its_slot_and_output_allowance() -> None:
+    async def main() -> tuple[list[str], float]:
+        more = request(chars=4, max_tokens=9_899)
+        mock = MockProvider([MockStream(chunks=["a"], error=ServerError("cut")), exact_usage(more)])
+        layer = RateLimit(mock, tokens_per_minute=10_000, max_concurrency=1)
+        seen: list[str] = []
+        with pytest.raises(ServerError):
+            async for event in layer.stream(request(chars=400, max_tokens=900)):
+                seen.append(type(event).__name__)
+        # 100 input tokens stay charged; 100 + 9900 is exactly the budget.
+        return seen, await asyncio.wait_for(timed(layer, more), 5)
+
+    seen, wait = run(main)
+    assert seen == ["TextDelta"]
+    assert wait == NO_WAIT
+
+
 def test_rate_limit_shared_limiter_limits_two_stacks_together() -> None:
     async def main() -> list[float]:
         shared = RateLimiter(requests_per_minute=60)
@@ -364,6 +382,27 @@ def test_rate_limit_shared_limiter_limits_two_stacks_together() -> None:
     assert sum(1 for t in done if t < 1) == 60  # one burst between them, not one each
     assert max(done) == pytest.approx(60.0)
     assert isinstance(RateLimiter(max_concurrency=1), LimiterBackend)
+
+
+def no_jitter() -> float:
+    return 0.0
+
+
+def test_rate_limit_inside_retry_makes_every_attempt_take_a_permit() -> None:
+    async def main() -> tuple[str, float, int]:
+        mock = MockProvider([ServerError("boom"), "ok"])
+        stack = (
+            ClientBuilder()
+            .use(Retry, jitter=no_jitter)
+            .use(RateLimit, requests_per_minute=1)
+            .build(mock)
+        )
+        response = await stack.complete(request())
+        return response.content, now(), len(mock.requests)
+
+    content, elapsed, calls = run(main)
+    assert (content, calls) == ("ok", 2)
+    assert elapsed == pytest.approx(60.0)  # the retry waited for the next permit
 
 
 # Visibility, repr, options
