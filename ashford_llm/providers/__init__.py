@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ashford_llm.providers.anthropic import AnthropicProvider
+    from ashford_llm.providers.google import GoogleProvider
     from ashford_llm.providers.openai import OpenAIProvider
 
-__all__ = ["AnthropicProvider", "OpenAIProvider"]
+__all__ = ["AnthropicProvider", "GoogleProvider", "OpenAIProvider"]
 
 _LAZY = {
     "AnthropicProvider": "ashford_llm.providers.anthropic",
+    "GoogleProvider": "ashford_llm.providers.google",
     "OpenAIProvider": "ashford_llm.providers.openai",
 }
 
