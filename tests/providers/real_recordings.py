@@ -14,6 +14,8 @@ from ashford_llm import ChatMessage, CompletionRequest, LLMError, ModelConfig, S
 from ashford_llm.protocol import LLMProvider
 
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "real"
+# The recordings label Gemini "gemini", an alias; providers report their canonical name.
+CANONICAL_NAMES = {"gemini": "google"}
 
 
 def recordings(vendor: str) -> list[Any]:
@@ -45,6 +47,7 @@ async def replay(
     """Replays one recording through a provider and checks the outcome against `expected`."""
     recording = json.loads(path.read_text())
     expected = recording["expected"]
+    name = CANONICAL_NAMES.get(recording["provider"], recording["provider"])
     seen: list[httpx.Request] = []
     config = ModelConfig(recording["provider"], recording["model"], max_output_tokens=256)
     request = CompletionRequest([ChatMessage.user("Hello")])
@@ -63,7 +66,7 @@ async def replay(
             assert type(error).__name__ in allowed, (type(error).__name__, allowed)
             assert error.retryable is expected["retryable"]
             assert error.status == expected["status"]
-            assert error.provider == recording["provider"]
+            assert error.provider == name
             return seen
         if streamed:
             texts: list[str] = []
@@ -86,5 +89,5 @@ async def replay(
         assert response.output_tokens == expected["output_tokens"]
     if "finish_reason" in expected:
         assert response.finish_reason == expected["finish_reason"]
-    assert response.provider == recording["provider"]
+    assert response.provider == name
     return seen
