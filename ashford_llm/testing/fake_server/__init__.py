@@ -1,0 +1,31 @@
+"""A fake OpenAI / Anthropic / Gemini server with scripted and seeded faults (needs starlette).
+
+In-process: `httpx.AsyncClient(transport=server.transport(), base_url=server.base_url("openai"))`.
+Over a socket: `async with server.run() as running: running.base_url("openai")`.
+"""
+
+from ashford_llm.testing.fake_server.answers import (
+    AnswerFunction,
+    AnswerRequest,
+    canned,
+    classify_email,
+    echo,
+)
+from ashford_llm.testing.fake_server.app import FakeProviderServer
+from ashford_llm.testing.fake_server.faults import STREAM_ONLY, Fault, ServedRecord, ServerStats
+from ashford_llm.testing.fake_server.serve import RunningServer, serve
+
+__all__ = [
+    "STREAM_ONLY",
+    "AnswerFunction",
+    "AnswerRequest",
+    "FakeProviderServer",
+    "Fault",
+    "RunningServer",
+    "ServedRecord",
+    "ServerStats",
+    "canned",
+    "classify_email",
+    "echo",
+    "serve",
+]

@@ -1,0 +1,119 @@
+"""What the fake server says: the normalised request view, built-in answer functions, tokens."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import TypeAlias
+
+import msgspec
+
+__all__ = [
+    "Answer",
+    "AnswerFunction",
+    "AnswerRequest",
+    "canned",
+    "classify_email",
+    "count_tokens",
+    "echo",
+    "make_answer",
+    "split_words",
+]
+
+_WORD_BOUNDARY = re.compile(r"(?<=\s)(?=\S)")
+
+
+class AnswerRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """A vendor-neutral view of one request, handed to the answer function."""
+
+    vendor: str
+    model: str
+    messages: tuple[tuple[str, str], ...]
+    json: bool = False
+    max_tokens: int | None = None
+    stream: bool = False
+
+    @property
+    def last_user_text(self) -> str:
+        """Returns the text of the last user message ("" when there is none)."""
+        for role, text in reversed(self.messages):
+            if role == "user":
+                return text
+        return ""
+
+
+AnswerFunction: TypeAlias = Callable[[AnswerRequest], str]
+
+
+class Answer(msgspec.Struct, frozen=True, kw_only=True):
+    """What the server will send for one request: text already cut to max tokens, and usage."""
+
+    text: str
+    chunks: tuple[str, ...]
+    finish: str  # "stop" or "length"
+    input_tokens: int
+    output_tokens: int
+
+
+def split_words(text: str) -> list[str]:
+    """Splits text into word pieces (trailing whitespace kept) whose concatenation is the text."""
+    return [piece for piece in _WORD_BOUNDARY.split(text) if piece]
+
+
+def count_tokens(text: str) -> int:
+    """Counts tokens the fake way: one per whitespace-separated word, so tests can predict it."""
+    return len(text.split())
+
+
+def make_answer(request: AnswerRequest, answer: AnswerFunction) -> Answer:
+    """Runs the answer function and applies max tokens (finish "length" when it cut)."""
+    text = answer(request)
+    if not isinstance(text, str):
+        raise TypeError(f"answer function must return str, got {type(text).__name__}")
+    pieces = split_words(text)
+    finish = "stop"
+    if request.max_tokens is not None and count_tokens(text) > request.max_tokens:
+        pieces = pieces[: request.max_tokens]
+        text = "".join(pieces)
+        finish = "length"
+    return Answer(
+        text=text,
+        chunks=tuple(pieces),
+        finish=finish,
+        input_tokens=sum(count_tokens(content) for _, content in request.messages),
+        output_tokens=count_tokens(text),
+    )
+
+
+def echo(request: AnswerRequest) -> str:
+    """Answers with the last user message (the default)."""
+    return request.last_user_text
+
+
+def canned(text: str) -> AnswerFunction:
+    """Returns an answer function that always says `text`."""
+
+    def answer(request: AnswerRequest) -> str:
+        return text
+
+    return answer
+
+
+_LABEL_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("spam", ("winner", "lottery", "free money", "click here", "prize")),
+    ("billing", ("invoice", "refund", "charge", "billing", "payment", "receipt")),
+    ("support", ("error", "broken", "crash", "help", "bug", "cannot", "can't")),
+    ("sales", ("pricing", "quote", "demo", "purchase", "buy", "discount")),
+)
+
+
+def classify_email(request: AnswerRequest) -> str:
+    """Answers a JSON classification of the last user message, picked from keywords.
+
+    Labels: billing, support, sales, spam, other; confidence 0.9 on a keyword hit, else 0.5.
+    """
+    text = request.last_user_text.lower()
+    for label, keywords in _LABEL_KEYWORDS:
+        if any(keyword in text for keyword in keywords):
+            return msgspec.json.encode({"label": label, "confidence": 0.9}).decode()
+    return msgspec.json.encode({"label": "other", "confidence": 0.5}).decode()

@@ -1,0 +1,287 @@
+"""FakeProviderServer: the ASGI app that answers as OpenAI, Anthropic and Gemini, with faults."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route, Router
+
+from ashford_llm.testing.fake_server import anthropic, gemini, openai
+from ashford_llm.testing.fake_server.answers import (
+    Answer,
+    AnswerFunction,
+    AnswerRequest,
+    echo,
+    make_answer,
+)
+from ashford_llm.testing.fake_server.faults import (
+    Fault,
+    FaultPlan,
+    ServedRecord,
+    ServerStats,
+    StatsCounter,
+)
+from ashford_llm.testing.fake_server.wire import BadRequest, Reply, StreamPlan, VendorFormat
+
+if TYPE_CHECKING:
+    from ashford_llm.testing.fake_server.serve import RunningServer
+
+__all__ = ["FakeProviderServer"]
+
+IN_PROCESS_ROOT = "http://fake-llm.test"
+_VENDOR_PATHS = {"openai": "/v1", "anthropic": "", "gemini": "", "google": ""}
+_STATUS_FAULTS = frozenset(
+    {
+        Fault.rate_limit,
+        Fault.quota_exhausted,
+        Fault.server_error,
+        Fault.unavailable,
+        Fault.overloaded,
+    }
+)
+_HTML = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    b"</body>\r\n</html>\r\n"
+)
+
+
+class _DropConnection(Exception):
+    """Raised by a handler to close the connection without any response."""
+
+
+def base_url(root: str, vendor: str) -> str:
+    """Returns the base URL a vendor's provider takes, for a server at `root`."""
+    if vendor not in _VENDOR_PATHS:
+        raise ValueError(f"unknown vendor {vendor!r}; expected openai, anthropic or gemini")
+    return root.rstrip("/") + _VENDOR_PATHS[vendor]
+
+
+def _truncated(frame: bytes) -> bytes:
+    """Cuts an SSE frame's JSON in the middle, keeping the `event:`/`data:` prefix."""
+    start = frame.index(b"data: ") + len(b"data: ")
+    return frame[: start + (len(frame) - start) // 2] + b"\n\n"
+
+
+class FakeProviderServer:
+    """An ASGI app speaking the three vendors' wire formats, with scripted or seeded faults.
+
+    `api_key` is the accepted key (None accepts any non-empty key); `answer` turns each request
+    into text (default `echo`); `script`, `fault_rate`, `faults` and `seed` make the FaultPlan.
+    `retry_after` is the wait a rate-limit fault asks for, `slow_seconds` the delay before a slow
+    first byte, `stall_seconds` the pause inside a stalled stream, `chunk_delay` the pause
+    between stream chunks. The server itself is the ASGI app (`server.app is server`).
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = "test-key",
+        answer: AnswerFunction = echo,
+        script: Iterable[Fault | str | None] = (),
+        fault_rate: float = 0.0,
+        faults: Mapping[Fault | str, float] | None = None,
+        seed: int | None = None,
+        retry_after: float = 1.0,
+        slow_seconds: float = 0.5,
+        stall_seconds: float = 1.0,
+        chunk_delay: float = 0.0,
+    ) -> None:
+        if api_key is not None and not api_key:
+            raise ValueError("api_key must be non-empty, or None to accept any key")
+        if not callable(answer):
+            raise TypeError("answer must be a function of AnswerRequest returning str")
+        for option, value in (
+            ("retry_after", retry_after),
+            ("slow_seconds", slow_seconds),
+            ("stall_seconds", stall_seconds),
+            ("chunk_delay", chunk_delay),
+        ):
+            if value < 0:
+                raise ValueError(f"{option} must be >= 0, got {value!r}")
+        self._api_key = api_key
+        self._answer = answer
+        self._plan = FaultPlan(script=script, fault_rate=fault_rate, faults=faults, seed=seed)
+        self._retry_after = retry_after
+        self._slow_seconds = slow_seconds
+        self._stall_seconds = stall_seconds
+        self._chunk_delay = chunk_delay
+        self._counter = StatsCounter()
+        self._ids = itertools.count(1)
+        self._ids_lock = threading.Lock()
+        self._router = Router(
+            routes=[
+                Route("/v1/chat/completions", self._openai, methods=["POST"]),
+                Route("/v1/messages", self._anthropic, methods=["POST"]),
+                Route("/{version}/models/{target:path}", self._gemini, methods=["POST"]),
+            ]
+        )
+
+    def __repr__(self) -> str:
+        return f"FakeProviderServer(requests={self._counter.snapshot().requests})"
+
+    @property
+    def app(self) -> FakeProviderServer:
+        """The ASGI application (the server object itself)."""
+        return self
+
+    @property
+    def stats(self) -> ServerStats:
+        """A snapshot of what the server has served so far."""
+        return self._counter.snapshot()
+
+    def reset_stats(self) -> None:
+        """Forgets the counters and records (the fault plan keeps its place)."""
+        self._counter.reset()
+
+    def transport(self) -> httpx.ASGITransport:
+        """Returns an in-process transport (no socket); use with `base_url(vendor)`."""
+        return httpx.ASGITransport(app=self)
+
+    def base_url(self, vendor: str) -> str:
+        """Returns the in-process base URL for a vendor's provider (pair with `transport()`)."""
+        return base_url(IN_PROCESS_ROOT, vendor)
+
+    def run(
+        self, *, host: str = "127.0.0.1", port: int = 0
+    ) -> AbstractAsyncContextManager[RunningServer]:
+        """Serves over a real socket under uvicorn in this event loop, while the block runs."""
+        from ashford_llm.testing.fake_server.serve import run
+
+        return run(self, host=host, port=port)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """ASGI entry point; turns a dropped-connection fault into a closed connection."""
+        try:
+            await self._router(scope, receive, send)
+        except _DropConnection:
+            # uvicorn's `send` is a bound method of the request cycle, which holds the socket.
+            socket_transport = getattr(getattr(send, "__self__", None), "transport", None)
+            if socket_transport is None:
+                raise httpx.RemoteProtocolError(
+                    "Server disconnected without sending a response."
+                ) from None
+            socket_transport.close()
+            await asyncio.sleep(0)  # lets the server see the disconnect before the app returns
+
+    async def _openai(self, request: Request) -> Response:
+        return await self._handle(openai.FORMAT, request, model=None, stream=False)
+
+    async def _anthropic(self, request: Request) -> Response:
+        return await self._handle(anthropic.FORMAT, request, model=None, stream=False)
+
+    async def _gemini(self, request: Request) -> Response:
+        model, _, method = request.path_params["target"].partition(":")
+        if method not in ("generateContent", "streamGenerateContent"):
+            return Response(b"Not Found", status_code=404, media_type="text/plain")
+        stream = method == "streamGenerateContent"
+        return await self._handle(gemini.FORMAT, request, model=model, stream=stream)
+
+    def _next_id(self) -> str:
+        with self._ids_lock:
+            return f"fake{next(self._ids):08d}"
+
+    def _record(self, parsed: AnswerRequest | None, vendor: str, **fields: Any) -> None:
+        model = parsed.model if parsed else ""
+        stream = parsed.stream if parsed else False
+        self._counter.add(ServedRecord(vendor=vendor, model=model, stream=stream, **fields))
+
+    def _reply(
+        self, reply: Reply, vendor: str, parsed: AnswerRequest | None, fault: Fault | None
+    ) -> Response:
+        self._record(parsed, vendor, fault=fault, status=reply.status, text="", ok=False)
+        headers = {**reply.headers, "content-type": reply.content_type}
+        return Response(reply.body, status_code=reply.status, headers=headers)
+
+    async def _handle(
+        self, fmt: VendorFormat, request: Request, *, model: str | None, stream: bool
+    ) -> Response:
+        response_id = self._next_id()
+        request_id = f"req_{response_id}"
+        denied = fmt.authenticate(request.headers, request.query_params, self._api_key)
+        if denied is not None:
+            return self._reply(denied, fmt.name, None, None)
+        try:
+            parsed = fmt.parse(await request.body(), model=model, stream=stream)
+        except BadRequest as exc:
+            return self._reply(fmt.bad_request(str(exc), request_id), fmt.name, None, None)
+        fault = self._plan.next(stream=parsed.stream)
+        answer = make_answer(parsed, self._answer)
+        if fault is Fault.dropped_connection:
+            self._record(parsed, fmt.name, fault=fault, status=0, text="", ok=False)
+            raise _DropConnection
+        if fault in _STATUS_FAULTS:
+            error = fmt.error(
+                fault, model=parsed.model, request_id=request_id, retry_after=self._retry_after
+            )
+            return self._reply(error, fmt.name, parsed, fault)
+        if fault is Fault.html_error:
+            html = Reply(status=502, body=_HTML, content_type="text/html")
+            return self._reply(html, fmt.name, parsed, fault)
+        if fault is Fault.slow_first_byte:
+            await asyncio.sleep(self._slow_seconds)
+        headers = fmt.headers(request_id)
+        if not parsed.stream:
+            body = fmt.body(answer, parsed, response_id)
+            ok = fault is not Fault.malformed_json
+            if not ok:
+                body = body[: len(body) // 2]
+            self._record(
+                parsed, fmt.name, fault=fault, status=200, text=answer.text if ok else "", ok=ok
+            )
+            headers["content-type"] = "application/json"
+            return Response(body, status_code=200, headers=headers)
+        plan = fmt.stream(answer, parsed, response_id)
+        frames = self._frames(fmt, plan, answer, parsed, fault)
+        headers |= {"content-type": plan.content_type, "cache-control": "no-cache"}
+        return StreamingResponse(frames, status_code=200, headers=headers)
+
+    async def _frames(
+        self,
+        fmt: VendorFormat,
+        plan: StreamPlan,
+        answer: Answer,
+        parsed: AnswerRequest,
+        fault: Fault | None,
+    ) -> AsyncIterator[bytes]:
+        """Yields the stream's frames, shaped by the fault; records what went out."""
+        sent: list[str] = []
+        complete = False
+        try:
+            for frame in plan.head:
+                yield frame
+            middle = max(1, len(plan.chunks) // 2)
+            for index, (frame, piece) in enumerate(zip(plan.chunks, answer.chunks, strict=True)):
+                if index and self._chunk_delay:
+                    await asyncio.sleep(self._chunk_delay)
+                if index == middle and fault is Fault.mid_stream_error:
+                    yield fmt.stream_error()
+                    return
+                if fault is Fault.malformed_json:
+                    yield _truncated(frame)
+                    return
+                yield frame
+                sent.append(piece)
+                if index == 0 and fault is Fault.stall:
+                    await asyncio.sleep(self._stall_seconds)
+            if fault is Fault.mid_stream_error:  # too few chunks to break in the middle
+                yield fmt.stream_error()
+                return
+            if fault is Fault.malformed_json:
+                yield _truncated(plan.tail[0])
+                return
+            if fault is Fault.cut_stream:
+                return
+            for frame in plan.tail:
+                yield frame
+            complete = True
+        finally:
+            self._record(parsed, fmt.name, fault=fault, status=200, text="".join(sent), ok=complete)

@@ -1,0 +1,195 @@
+"""Gemini generateContent as the fake server speaks it: bodies, SSE chunks, google.rpc errors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import msgspec
+
+from ashford_llm.testing.fake_server.answers import Answer, AnswerRequest
+from ashford_llm.testing.fake_server.faults import Fault
+from ashford_llm.testing.fake_server.wire import BadRequest, Reply, StreamPlan, encode, sse
+
+__all__ = ["FORMAT", "GeminiFormat"]
+
+_FINISH = {"stop": "STOP", "length": "MAX_TOKENS"}
+_JSON = "application/json; charset=UTF-8"
+_TYPE = "type.googleapis.com/google.rpc."
+
+
+class _Part(msgspec.Struct):
+    text: str = ""
+    thought: bool = False
+
+
+class _Content(msgspec.Struct):
+    parts: list[_Part]
+    role: str = "user"
+
+
+class _GenerationConfig(msgspec.Struct):
+    # Field names are the vendor's (camelCase).
+    maxOutputTokens: int | None = None
+    responseMimeType: str | None = None
+
+
+class _Request(msgspec.Struct):
+    contents: list[_Content]
+    systemInstruction: _Content | None = None
+    generationConfig: _GenerationConfig | None = None
+
+
+_decoder = msgspec.json.Decoder(_Request)
+
+
+def _text(content: _Content) -> str:
+    return "".join(part.text for part in content.parts if not part.thought)
+
+
+def _status(code: int, status: str, message: str, *details: Mapping[str, object]) -> Reply:
+    error: dict[str, object] = {"code": code, "message": message, "status": status}
+    if details:
+        error["details"] = list(details)
+    return Reply(status=code, body=encode({"error": error}), content_type=_JSON)
+
+
+def _quota_failure(model: str, quota_id: str) -> dict[str, object]:
+    violation = {
+        "quotaMetric": "generativelanguage.googleapis.com/generate_content_requests",
+        "quotaId": quota_id,
+        "quotaDimensions": {"location": "global", "model": model},
+        "quotaValue": "10",
+    }
+    return {"@type": _TYPE + "QuotaFailure", "violations": [violation]}
+
+
+def _usage(answer: Answer, *, final: bool) -> dict[str, object]:
+    output = answer.output_tokens if final else 0
+    usage: dict[str, object] = {
+        "promptTokenCount": answer.input_tokens,
+        "totalTokenCount": answer.input_tokens + output,
+        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": answer.input_tokens}],
+    }
+    if final:
+        usage["candidatesTokenCount"] = output
+    return usage
+
+
+class GeminiFormat:
+    """The Gemini `models/{model}:generateContent` / `:streamGenerateContent?alt=sse` format."""
+
+    name = "gemini"
+
+    def authenticate(
+        self, headers: Mapping[str, str], query: Mapping[str, str], api_key: str | None
+    ) -> Reply | None:
+        """Checks `x-goog-api-key` (or `?key=`); a wrong key is Gemini's 400 API_KEY_INVALID."""
+        key = headers.get("x-goog-api-key") or query.get("key", "")
+        if not key:
+            message = (
+                "Method doesn't allow unregistered callers (callers without established "
+                "identity). Please use API Key or other form of API consumer identity to call "
+                "this API."
+            )
+            return _status(403, "PERMISSION_DENIED", message)
+        if api_key is not None and key != api_key:
+            message = "API key not valid. Please pass a valid API key."
+            info = {
+                "@type": _TYPE + "ErrorInfo",
+                "reason": "API_KEY_INVALID",
+                "domain": "googleapis.com",
+                "metadata": {"service": "generativelanguage.googleapis.com"},
+            }
+            localized = {"@type": _TYPE + "LocalizedMessage", "locale": "en-US", "message": message}
+            return _status(400, "INVALID_ARGUMENT", message, info, localized)
+        return None
+
+    def parse(self, body: bytes, *, model: str | None, stream: bool) -> AnswerRequest:
+        """Reads a generateContent request; the model and streaming come from the path."""
+        try:
+            request = _decoder.decode(body)
+        except msgspec.DecodeError as exc:
+            raise BadRequest(f"Invalid JSON payload received. {exc}") from exc
+        messages = [
+            ("assistant" if c.role == "model" else c.role, _text(c)) for c in request.contents
+        ]
+        if request.systemInstruction is not None:
+            messages.insert(0, ("system", _text(request.systemInstruction)))
+        config = request.generationConfig or _GenerationConfig()
+        return AnswerRequest(
+            vendor=self.name,
+            model=model or "",
+            messages=tuple(messages),
+            json=config.responseMimeType == "application/json",
+            max_tokens=config.maxOutputTokens,
+            stream=stream,
+        )
+
+    def bad_request(self, message: str, request_id: str) -> Reply:
+        """Returns Gemini's 400 INVALID_ARGUMENT."""
+        return _status(400, "INVALID_ARGUMENT", message)
+
+    def headers(self, request_id: str) -> dict[str, str]:
+        """Returns no rate-limit headers (the real API sends none), only server timing."""
+        return {"server-timing": "gfet4t7; dur=12"}
+
+    def _response(
+        self, text: str, answer: Answer, request: AnswerRequest, response_id: str, *, final: bool
+    ) -> dict[str, object]:
+        candidate: dict[str, object] = {
+            "content": {"parts": [{"text": text}], "role": "model"},
+            "index": 0,
+        }
+        if final:
+            candidate["finishReason"] = _FINISH[answer.finish]
+        return {
+            "candidates": [candidate],
+            "usageMetadata": _usage(answer, final=final),
+            "modelVersion": request.model,
+            "responseId": response_id,
+        }
+
+    def body(self, answer: Answer, request: AnswerRequest, response_id: str) -> bytes:
+        """Returns a GenerateContentResponse."""
+        return encode(self._response(answer.text, answer, request, response_id, final=True))
+
+    def stream(self, answer: Answer, request: AnswerRequest, response_id: str) -> StreamPlan:
+        """Returns one `data:` chunk per word, then a last chunk with finishReason and usage."""
+        return StreamPlan(
+            head=(),
+            chunks=tuple(
+                sse(self._response(piece, answer, request, response_id, final=False))
+                for piece in answer.chunks
+            ),
+            tail=(sse(self._response("", answer, request, response_id, final=True)),),
+        )
+
+    def stream_error(self) -> bytes:
+        """Returns a bare JSON error object in the stream body (as the API sends after a 200)."""
+        error = {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}
+        return encode({"error": error}) + b"\n"
+
+    def error(self, fault: Fault, *, model: str, request_id: str, retry_after: float) -> Reply:
+        """Returns Gemini's google.rpc.Status reply for a status fault."""
+        if fault is Fault.rate_limit:
+            retry = {"@type": _TYPE + "RetryInfo", "retryDelay": f"{retry_after:g}s"}
+            return _status(
+                429,
+                "RESOURCE_EXHAUSTED",
+                f"You exceeded your current quota. Please retry in {retry_after:g}s.",
+                _quota_failure(model, "GenerateRequestsPerMinutePerProjectPerModel"),
+                retry,
+            )
+        if fault is Fault.quota_exhausted:
+            return _status(
+                429,
+                "RESOURCE_EXHAUSTED",
+                "You exceeded your current quota, please check your plan and billing details.",
+                _quota_failure(model, "GenerateRequestsPerDayPerProjectPerModel"),
+            )
+        if fault is Fault.server_error:
+            return _status(500, "INTERNAL", "An internal error has occurred.")
+        return _status(503, "UNAVAILABLE", "The model is overloaded. Please try again later.")
+
+
+FORMAT = GeminiFormat()
