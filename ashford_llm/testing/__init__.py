@@ -1,14 +1,63 @@
-"""Test doubles: terminal handlers to put under a stack instead of a real vendor."""
+"""Test doubles: terminal handlers to put under a stack instead of a real vendor.
+
+The fake provider server (FakeProviderServer and its types) needs the `testing` extra
+(starlette, uvicorn); it is imported only when one of its names is first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ashford_llm.testing.cassette import Cassette
 from ashford_llm.testing.mock import MockProvider, MockStream, ScriptExhaustedError
 from ashford_llm.testing.replay import Replay, ReplayMismatchError
 
+if TYPE_CHECKING:
+    from ashford_llm.testing.fake_server import (
+        AnswerRequest,
+        FakeProviderServer,
+        Fault,
+        ServedRecord,
+        ServerStats,
+        canned,
+        classify_email,
+        echo,
+    )
+
+_LAZY = frozenset(
+    {
+        "AnswerRequest",
+        "FakeProviderServer",
+        "Fault",
+        "ServedRecord",
+        "ServerStats",
+        "canned",
+        "classify_email",
+        "echo",
+    }
+)
+
 __all__ = [
+    "AnswerRequest",
     "Cassette",
+    "FakeProviderServer",
+    "Fault",
     "MockProvider",
     "MockStream",
     "Replay",
     "ReplayMismatchError",
     "ScriptExhaustedError",
+    "ServedRecord",
+    "ServerStats",
+    "canned",
+    "classify_email",
+    "echo",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Imports the fake server's names on first use (keeps starlette out of plain imports)."""
+    if name in _LAZY:
+        return getattr(importlib.import_module("ashford_llm.testing.fake_server"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

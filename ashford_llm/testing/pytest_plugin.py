@@ -1,4 +1,4 @@
-"""pytest plugin (registered by the package's entry point): the `mock_llm` fixture.
+"""pytest plugin (registered by the package's entry point): `mock_llm` and `fake_llm_server`.
 
 Nothing heavy is imported here; fixtures import what they need when used.
 """
@@ -6,10 +6,14 @@ Nothing heavy is imported here; fixtures import what they need when used.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ashford_llm.testing.mock import MockProvider, Script
+
+if TYPE_CHECKING:
+    from ashford_llm.testing.fake_server import FakeProviderServer
 
 
 @pytest.fixture
@@ -18,5 +22,20 @@ def mock_llm() -> Callable[..., MockProvider]:
 
     def factory(script: Script, **options: str) -> MockProvider:
         return MockProvider(script, **options)
+
+    return factory
+
+
+@pytest.fixture
+def fake_llm_server() -> Callable[..., FakeProviderServer]:
+    """Returns a factory: `fake_llm_server(script=[Fault.rate_limit])` gives a FakeProviderServer.
+
+    Use it in-process (`server.transport()`, `server.base_url("openai")`) or over a socket
+    (`async with server.run() as running`). Needs the `testing` extra (starlette, uvicorn).
+    """
+    from ashford_llm.testing.fake_server import FakeProviderServer
+
+    def factory(**options: Any) -> FakeProviderServer:
+        return FakeProviderServer(**options)
 
     return factory
