@@ -1,0 +1,56 @@
+"""The demo's sample inbox: e-mails with the label a correct classifier gives each."""
+
+from __future__ import annotations
+
+from typing import Literal, TypeAlias
+
+import msgspec
+
+Label: TypeAlias = Literal["billing", "support", "sales", "spam", "other"]
+
+
+class EmailLabel(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The JSON every classification must decode into."""
+
+    label: Label
+    confidence: float
+
+
+SYSTEM_PROMPT = (
+    "You classify customer e-mails. Reply with only a JSON object "
+    '{"label": one of "billing", "support", "sales", "spam", "other", '
+    '"confidence": a number from 0 to 1}.'
+)
+
+INBOX: tuple[tuple[str, Label], ...] = (
+    ("My invoice for March charges me twice, please fix it.", "billing"),
+    ("The app shows an error every time I open settings.", "support"),
+    ("Could you send a quote for 40 seats?", "sales"),
+    ("You are our lucky WINNER, click here to claim your prize!", "spam"),
+    ("Thanks for the lovely chat at the conference yesterday.", "other"),
+    ("I was charged after cancelling; I would like a refund.", "billing"),
+    ("Export to CSV is broken since the last update.", "support"),
+    ("Do you offer a discount for non-profits?", "sales"),
+    ("Free money waiting for you, just send your bank details.", "spam"),
+    ("Our office will be closed on Friday.", "other"),
+    ("Where can I download a receipt for my last payment?", "billing"),
+    ("The mobile app crashes when I upload a photo.", "support"),
+    ("We would like a demo for our sales team next week.", "sales"),
+    ("Claim your lottery prize before midnight!", "spam"),
+    ("Welcome to the team, see you on Monday.", "other"),
+    ("The billing address on my account is out of date.", "billing"),
+    ("I cannot reset my password, the link never arrives.", "support"),
+    ("What is the pricing for the enterprise plan?", "sales"),
+    ("Click here for a free cruise, limited offer.", "spam"),
+    ("Minutes of the board meeting are attached.", "other"),
+    ("Your last invoice has the wrong VAT number.", "billing"),
+    ("Help: the dashboard is blank after login.", "support"),
+    ("We want to purchase 200 licences this quarter.", "sales"),
+    ("Congratulations, you are a winner of our weekly draw.", "spam"),
+    ("Lunch is on me on Thursday.", "other"),
+    ("Please cancel the duplicate charge on my card.", "billing"),
+    ("Sync fails with an error 500 since this morning.", "support"),
+    ("Can we get a quote for the premium support add-on?", "sales"),
+    ("Your parcel is waiting, click here to pay the fee.", "spam"),
+    ("Reminder: the team photo is at 3 pm.", "other"),
+)
