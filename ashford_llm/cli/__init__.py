@@ -11,7 +11,7 @@ import argparse
 import asyncio
 from collections.abc import Sequence
 
-from ashford_llm.cli import complete, demo
+from ashford_llm.cli import complete, demo, fake_server
 from ashford_llm.cli._errors import report
 
 __all__ = ["main"]
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     demo.add_parser(commands)
     complete.add_parser(commands)
+    fake_server.add_parser(commands)
     return parser
 
 
@@ -34,6 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return asyncio.run(demo.run(args))
+        if args.command == "fake-server":
+            return fake_server.run(args)
         return asyncio.run(complete.run(args))
     except Exception as error:  # report() re-raises anything it cannot classify
         return report(error)
