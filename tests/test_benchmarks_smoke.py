@@ -1,0 +1,34 @@
+"""The benchmark script runs end to end (quick mode, floor and ashford_llm clients only).
+
+Not a timed test: it checks that the script measured every figure and wrote its outputs, so a
+change that breaks `make bench` fails here first.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+RUN = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
+CLIENTS = ["httpx+msgspec (floor)", "ashford bare", "ashford stack"]
+QUICK = ["--quick", "--no-chart", "--clients", ",".join(CLIENTS)]
+
+
+def test_quick_benchmark_writes_table_and_json(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(RUN), *QUICK, "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    document = json.loads((tmp_path / "results.json").read_text())
+    for figure in ("cpu_us_in_process", "cpu_us_loopback", "throughput_c64", "stream_us_per_chunk"):
+        assert set(document["summary"][figure]) == set(CLIENTS)
+        assert all(s["median"] > 0 for s in document["summary"][figure].values())
+    assert document["soak"]["calls"] > 0
+    assert {g["goal"] for g in document["goals"]} >= {"bare CPU loopback / floor"}
+    table = (tmp_path / "table.md").read_text()
+    assert table in result.stdout
+    assert all(f"| {client} |" in table for client in CLIENTS)
