@@ -4,7 +4,7 @@
 (the call succeeded, its real usage is known) or `release` (it failed or was abandoned).
 `RateLimiter` is the in-process backend, built on aiolimiter's leaky buckets; one instance
 can be shared by several stacks that draw on one vendor quota. A backend over a shared store
-(Redis) implements the same three methods.
+(Redis, `RedisRateLimiter`) implements the same three methods.
 """
 
 from __future__ import annotations
@@ -77,9 +77,9 @@ class RateLimiter:
                 "RateLimiter needs at least one of requests_per_minute, tokens_per_minute "
                 "or max_concurrency"
             )
-        _check_positive("requests_per_minute", requests_per_minute, integer=False)
-        _check_positive("tokens_per_minute", tokens_per_minute, integer=True)
-        _check_positive("max_concurrency", max_concurrency, integer=True)
+        check_positive("requests_per_minute", requests_per_minute, integer=False)
+        check_positive("tokens_per_minute", tokens_per_minute, integer=True)
+        check_positive("max_concurrency", max_concurrency, integer=True)
         self.requests_per_minute = requests_per_minute
         self.tokens_per_minute = tokens_per_minute
         self.max_concurrency = max_concurrency
@@ -99,14 +99,7 @@ class RateLimiter:
         token budget, which no wait could satisfy. Cancelled while waiting, it gives back
         everything it already took.
         """
-        tokens = input_tokens + output_tokens
-        if self._tokens is not None and tokens > self._tokens.max_rate:
-            raise InvalidRequestError(
-                f"request needs an estimated {tokens} tokens ({input_tokens} input + "
-                f"{output_tokens} max output), more than the whole budget of "
-                f"{self.tokens_per_minute} tokens per minute; lower max_tokens or shorten it",
-                error_type="exceeds_token_budget",
-            )
+        tokens = check_token_budget(input_tokens, output_tokens, self.tokens_per_minute)
         loop = asyncio.get_running_loop()
         started = loop.time()
         if self._slots is not None:
@@ -155,6 +148,22 @@ class RateLimiter:
         return f"RateLimiter({options})"
 
 
+def check_token_budget(input_tokens: int, output_tokens: int, tokens_per_minute: int | None) -> int:
+    """Returns a call's whole token charge; raises if it exceeds the per-minute budget.
+
+    No wait could satisfy such a call, so it fails at once with InvalidRequestError.
+    """
+    tokens = input_tokens + output_tokens
+    if tokens_per_minute is not None and tokens > tokens_per_minute:
+        raise InvalidRequestError(
+            f"request needs an estimated {tokens} tokens ({input_tokens} input + "
+            f"{output_tokens} max output), more than the whole budget of "
+            f"{tokens_per_minute} tokens per minute; lower max_tokens or shorten it",
+            error_type="exceeds_token_budget",
+        )
+    return tokens
+
+
 def adjust_level(bucket: AsyncLimiter, delta: float) -> None:
     """Moves a bucket's level by `delta` now, never below empty, and re-times its waiters.
 
@@ -167,7 +176,7 @@ def adjust_level(bucket: AsyncLimiter, delta: float) -> None:
     bucket._wake_next()
 
 
-def _check_positive(name: str, value: float | None, *, integer: bool) -> None:
+def check_positive(name: str, value: float | None, *, integer: bool) -> None:
     """Rejects an option that is set but not a positive (finite) number."""
     if value is None:
         return
