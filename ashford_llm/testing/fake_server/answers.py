@@ -20,7 +20,7 @@ __all__ = [
     "split_words",
 ]
 
-_WORD_BOUNDARY = re.compile(r"(?<=\s)(?=\S)")
+_WORD = re.compile(r"\s*\S+\s*")
 
 
 class AnswerRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -56,8 +56,9 @@ class Answer(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def split_words(text: str) -> list[str]:
-    """Splits text into word pieces (trailing whitespace kept) whose concatenation is the text."""
-    return [piece for piece in _WORD_BOUNDARY.split(text) if piece]
+    """Splits text into one piece per word (whitespace kept) whose concatenation is the text."""
+    pieces = _WORD.findall(text)
+    return pieces if pieces or not text else [text]
 
 
 def count_tokens(text: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -218,7 +219,7 @@ class AnthropicFormat:
         headers = {"request-id": request_id}
         if fault is Fault.rate_limit:
             headers |= {
-                "retry-after": str(max(1, round(retry_after))),
+                "retry-after": str(math.ceil(retry_after)),
                 "retry-after-ms": str(round(retry_after * 1000)),
                 "anthropic-ratelimit-tokens-limit": "2400000",
                 "anthropic-ratelimit-tokens-remaining": "0",
