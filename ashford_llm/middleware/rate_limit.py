@@ -42,8 +42,10 @@ class RateLimit(Middleware):
             or is closed.
         default_max_tokens: the output allowance charged when a request sets no
             `max_tokens` (this layer cannot see the provider's ModelConfig).
-        limiter: a shared limiter (a RateLimiter or another LimiterBackend) instead of the
-            three limits above, so several stacks draw on one quota.
+        backend: a shared limiter instead of the three limits above, so several stacks
+            draw on one quota: a RateLimiter within one process, a RedisRateLimiter across
+            processes, or another LimiterBackend. The layer never closes it.
+        limiter: the older name of `backend`.
     """
 
     def __init__(
@@ -54,6 +56,7 @@ class RateLimit(Middleware):
         tokens_per_minute: int | None = None,
         max_concurrency: int | None = None,
         default_max_tokens: int = 4096,
+        backend: LimiterBackend | None = None,
         limiter: LimiterBackend | None = None,
     ) -> None:
         super().__init__(inner)
@@ -65,25 +68,33 @@ class RateLimit(Middleware):
             raise ValueError(
                 f"default_max_tokens must be a positive int, got {default_max_tokens!r}"
             )
-        if limiter is not None:
+        if backend is not None and limiter is not None:
+            raise ValueError("RateLimit takes backend or its older name limiter, not both")
+        backend = backend if backend is not None else limiter
+        if backend is not None:
             if not (requests_per_minute is None and tokens_per_minute is None) or (
                 max_concurrency is not None
             ):
                 raise ValueError(
-                    "RateLimit takes either a shared limiter or its own limits, not both"
+                    "RateLimit takes either a shared backend or its own limits, not both"
                 )
-            if not isinstance(limiter, LimiterBackend):
+            if not isinstance(backend, LimiterBackend):
                 raise TypeError(
-                    f"limiter must be a RateLimiter or LimiterBackend, got {type(limiter).__name__}"
+                    f"backend must be a RateLimiter or LimiterBackend, got {type(backend).__name__}"
                 )
-            self.limiter = limiter
+            self.backend: LimiterBackend = backend
         else:
-            self.limiter = RateLimiter(
+            self.backend = RateLimiter(
                 requests_per_minute=requests_per_minute,
                 tokens_per_minute=tokens_per_minute,
                 max_concurrency=max_concurrency,
             )
         self.default_max_tokens = default_max_tokens
+
+    @property
+    def limiter(self) -> LimiterBackend:
+        """The backend, under its older name."""
+        return self.backend
 
     async def complete(self, request: CompletionRequest) -> CompletionResponse:
         """Calls the inner handler holding a permit; settles it against the real usage."""
@@ -91,9 +102,9 @@ class RateLimit(Middleware):
         try:
             response = await self.inner.complete(request)
         except BaseException:
-            await self.limiter.release(permit)
+            await self.backend.release(permit)
             raise
-        await self.limiter.settle(permit, _used_tokens(response))
+        await self.backend.settle(permit, _used_tokens(response))
         return response
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
@@ -105,7 +116,7 @@ class RateLimit(Middleware):
             async for event in events:
                 if isinstance(event, StreamEnd):
                     settled = True
-                    await self.limiter.settle(permit, _used_tokens(event.response))
+                    await self.backend.settle(permit, _used_tokens(event.response))
                 yield event
         finally:
             try:
@@ -114,11 +125,11 @@ class RateLimit(Middleware):
                     await aclose()
             finally:
                 if not settled:
-                    await self.limiter.release(permit)
+                    await self.backend.release(permit)
 
     async def _acquire(self, request: CompletionRequest) -> RatePermit:
         """Waits for a permit and makes a noticeable wait visible on the current span."""
-        permit = await self.limiter.acquire(
+        permit = await self.backend.acquire(
             input_tokens=estimate_input_tokens(request),
             output_tokens=request.max_tokens or self.default_max_tokens,
         )
@@ -130,14 +141,14 @@ class RateLimit(Middleware):
 
     def describe(self) -> str:
         """Returns this layer alone, showing only the limits that are set."""
-        if not isinstance(self.limiter, RateLimiter):
-            return f"RateLimit(limiter={self.limiter!r})"
+        if not isinstance(self.backend, RateLimiter):
+            return f"RateLimit(backend={self.backend!r})"
         options = ", ".join(
             f"{name}={_option_value(value)}"
             for name, value in (
-                ("requests_per_minute", self.limiter.requests_per_minute),
-                ("tokens_per_minute", self.limiter.tokens_per_minute),
-                ("max_concurrency", self.limiter.max_concurrency),
+                ("requests_per_minute", self.backend.requests_per_minute),
+                ("tokens_per_minute", self.backend.tokens_per_minute),
+                ("max_concurrency", self.backend.max_concurrency),
             )
             if value is not None
         )
