@@ -25,7 +25,7 @@ from ashford_llm.errors import (
     error_for_status,
     redact,
 )
-from ashford_llm.providers._http import decode_json, excerpt, require_text
+from ashford_llm.providers._http import DECODE_FAILURES, decode_json, excerpt, require_text
 from ashford_llm.types import CompletionResponse, FinishReason
 
 __all__ = ["AnthropicStreamParser", "error_in_body", "parse_error", "parse_message"]
@@ -282,7 +282,7 @@ def parse_error(status: int, headers: httpx.Headers, body: bytes) -> LLMError:
     """Maps a non-2xx answer to its class, keeping Anthropic's message, type and code."""
     try:
         envelope = _MESSAGE_DECODER.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except DECODE_FAILURES:
         envelope = None
     if envelope is None or envelope.error is None:
         return error_for_status(status)(
@@ -297,7 +297,7 @@ def error_in_body(body: bytes) -> LLMError | None:
     """Finds an Anthropic error object in a 200 body that should have been a stream."""
     try:
         envelope = _MESSAGE_DECODER.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except DECODE_FAILURES:
         return None
     if envelope.type != "error" or envelope.error is None:
         return None

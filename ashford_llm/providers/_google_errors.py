@@ -26,7 +26,7 @@ from ashford_llm.errors import (
     error_for_status,
     redact,
 )
-from ashford_llm.providers._http import excerpt, parse_retry_after
+from ashford_llm.providers._http import DECODE_FAILURES, excerpt, parse_retry_after
 
 __all__ = ["Status", "error_from_status", "error_in_body", "parse_duration", "parse_error"]
 
@@ -89,7 +89,8 @@ def _quota_is_exhausted(status: Status, retry_after: float | None) -> bool:
     if retry_after is None:
         return True
     for failure in _details(status, _QUOTA_FAILURE):
-        for violation in failure.get("violations") or ():
+        violations = failure.get("violations")
+        for violation in violations if isinstance(violations, list) else ():
             if not isinstance(violation, dict):
                 continue
             quota_id = str(violation.get("quotaId", ""))
@@ -143,7 +144,7 @@ def parse_error(status: int, headers: Mapping[str, str], body: bytes) -> LLMErro
     """Maps a non-2xx answer to its class, keeping Gemini's message, status and reason."""
     try:
         envelope = _ENVELOPE_DECODER.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except DECODE_FAILURES:
         envelope = None
     if envelope is None or envelope.error is None:
         return error_for_status(status)(
@@ -157,6 +158,6 @@ def error_in_body(body: bytes | str) -> LLMError | None:
     """Finds a Gemini error object in a 200 body, if it is one."""
     try:
         envelope = _ENVELOPE_DECODER.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except DECODE_FAILURES:
         return None
     return None if envelope.error is None else error_from_status(envelope.error, None)

@@ -43,6 +43,7 @@ from ashford_llm.types import (
 )
 
 __all__ = [
+    "DECODE_FAILURES",
     "HTTPX_ERRORS",
     "Credentials",
     "EnvCredentials",
@@ -66,6 +67,13 @@ DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
 DEFAULT_LIMITS = httpx.Limits(
     max_connections=256, max_keepalive_connections=64, keepalive_expiry=30.0
 )
+
+DECODE_FAILURES: tuple[type[Exception], ...] = (
+    msgspec.DecodeError,  # ValidationError included
+    UnicodeDecodeError,  # msgspec raises it for invalid UTF-8 inside a JSON string
+    RecursionError,  # msgspec raises it for JSON nested about 1000 levels deep
+)
+"""What decoding a vendor body with msgspec can raise for a body that is not what we read."""
 
 HTTPX_ERRORS: dict[type[httpx.HTTPError], type[LLMError]] = {
     httpx.RequestError: NetworkError,
@@ -117,7 +125,7 @@ def decode_json(
     """Decodes a vendor body, turning a parse failure into ResponseDecodeError."""
     try:
         return decoder.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except DECODE_FAILURES as exc:
         raise ResponseDecodeError(
             f"cannot parse {what}: {exc}: {excerpt(body)!r}",
             provider=provider,

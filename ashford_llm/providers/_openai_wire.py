@@ -22,7 +22,7 @@ from ashford_llm.errors import (
     error_for_status,
     redact,
 )
-from ashford_llm.providers._http import decode_json, excerpt, require_text
+from ashford_llm.providers._http import DECODE_FAILURES, decode_json, excerpt, require_text
 from ashford_llm.types import CompletionResponse, FinishReason
 
 __all__ = ["OpenAIStream", "error_from_body", "error_in_body", "parse_completion"]
@@ -289,7 +289,7 @@ def error_from_body(status: int, body: bytes) -> LLMError:
     """Maps a non-2xx answer to its class, keeping OpenAI's message, type and code."""
     try:
         envelope = _ERROR.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except DECODE_FAILURES:
         envelope = _ErrorEnvelope()
     if envelope.error is None:
         cls = error_for_status(status)
@@ -301,6 +301,6 @@ def error_in_body(body: bytes) -> LLMError | None:
     """Finds an `{"error": ...}` object in a 200 body that should have been a stream."""
     try:
         envelope = _ERROR.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except DECODE_FAILURES:
         return None
     return _error_from_object(envelope.error) if envelope.error is not None else None
