@@ -29,6 +29,7 @@ from ashford_llm.testing.fake_server.faults import (
     ServerStats,
     StatsCounter,
 )
+from ashford_llm.testing.fake_server.streams import BROKEN_STREAM, shape_stream
 from ashford_llm.testing.fake_server.wire import BadRequest, Reply, StreamPlan, VendorFormat
 
 if TYPE_CHECKING:
@@ -63,12 +64,6 @@ def base_url(root: str, vendor: str) -> str:
     if vendor not in _VENDOR_PATHS:
         raise ValueError(f"unknown vendor {vendor!r}; expected openai, anthropic or gemini")
     return root.rstrip("/") + _VENDOR_PATHS[vendor]
-
-
-def _truncated(frame: bytes) -> bytes:
-    """Cuts an SSE frame's JSON in the middle, keeping the `event:`/`data:` prefix."""
-    start = frame.index(b"data: ") + len(b"data: ")
-    return frame[: start + (len(frame) - start) // 2] + b"\n\n"
 
 
 class FakeProviderServer:
@@ -256,32 +251,16 @@ class FakeProviderServer:
         sent: list[str] = []
         complete = False
         try:
-            for frame in plan.head:
+            async for frame in shape_stream(
+                plan,
+                answer.chunks,
+                fault,
+                error_frame=fmt.stream_error(),
+                stall_seconds=self._stall_seconds,
+                chunk_delay=self._chunk_delay,
+                sent=sent,
+            ):
                 yield frame
-            middle = max(1, len(plan.chunks) // 2)
-            for index, (frame, piece) in enumerate(zip(plan.chunks, answer.chunks, strict=True)):
-                if index and self._chunk_delay:
-                    await asyncio.sleep(self._chunk_delay)
-                if index == middle and fault is Fault.mid_stream_error:
-                    yield fmt.stream_error()
-                    return
-                if fault is Fault.malformed_json:
-                    yield _truncated(frame)
-                    return
-                yield frame
-                sent.append(piece)
-                if index == 0 and fault is Fault.stall:
-                    await asyncio.sleep(self._stall_seconds)
-            if fault is Fault.mid_stream_error:  # too few chunks to break in the middle
-                yield fmt.stream_error()
-                return
-            if fault is Fault.malformed_json:
-                yield _truncated(plan.tail[0])
-                return
-            if fault is Fault.cut_stream:
-                return
-            for frame in plan.tail:
-                yield frame
-            complete = True
+            complete = fault not in BROKEN_STREAM
         finally:
             self._record(parsed, fmt.name, fault=fault, status=200, text="".join(sent), ok=complete)
