@@ -45,7 +45,7 @@ from ashford_llm.middleware import (
 from ashford_llm.middleware import _semconv as sc
 from ashford_llm.protocol import LLMProvider
 from ashford_llm.providers import AnthropicProvider, GoogleProvider, OpenAIProvider
-from ashford_llm.testing import MockProvider
+from ashford_llm.testing import MockProvider, Replay
 
 RETRY_AFTER = 2.0
 LABEL_JSON = '{"label": "billing", "confidence": 0.9}'
@@ -448,6 +448,29 @@ async def test_full_stack_retries_a_stream_rejected_before_its_first_event(
     assert call.kind == "stream"
     assert call.attempts == 2
     assert call.events == tuple(events)
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+async def test_full_stack_replays_what_a_recorder_above_the_provider_recorded(
+    vendor: Vendor, tmp_path: Path
+) -> None:
+    router = respx.Router()
+    router.post(vendor.complete_url).mock(side_effect=[vendor.rate_limited(), vendor.answer()])
+    async with httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler)) as client:
+        recorder = Recorder(vendor.make(vendor.config, client))
+        async with full_stack(Telemetry(), VirtualSleep()).build(recorder) as stack:
+            recorded = await stack.complete(REQUEST)
+    assert [call.error is None for call in recorder.calls] == [False, True]
+    recorder.save(tmp_path / "cassette.json")
+
+    telemetry, sleep = Telemetry(), VirtualSleep()
+    replay = Replay(tmp_path / "cassette.json", match="request")
+    async with full_stack(telemetry, sleep).build(replay) as stack:
+        replayed = await stack.complete(REQUEST)
+    assert replayed == recorded
+    assert replayed.parsed == PARSED
+    assert sleep.waits == [RETRY_AFTER]  # the recorded 429 kept its retry hint
+    assert replay.remaining == 0
 
 
 async def test_one_builder_stacks_the_same_layers_over_a_mock_and_a_real_provider() -> None:
