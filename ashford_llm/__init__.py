@@ -1,6 +1,6 @@
 """ashford_llm: one dependable, composable way to call OpenAI, Anthropic and Google Gemini."""
 
-from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 from ashford_llm.builder import ClientBuilder, Layer
 from ashford_llm.config import ConfigError, ModelConfig, StackConfig
@@ -36,10 +36,23 @@ from ashford_llm.types import (
     TextDelta,
 )
 
-try:
-    __version__ = version("ashford-llm")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-    __version__ = "0.0.0"
+if TYPE_CHECKING:
+    __version__: str
+
+
+def __getattr__(name: str) -> str:
+    """Reads `__version__` on first use: importlib.metadata is slow to import."""
+    if name != "__version__":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        value = version("ashford-llm")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+        value = "0.0.0"
+    globals()["__version__"] = value
+    return value
+
 
 __all__ = [
     "AuthenticationError",

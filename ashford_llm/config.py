@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +60,7 @@ class ModelConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         """Decodes a config from a mapping (e.g. a TOML table), naming any bad field."""
         try:
             return msgspec.convert(data, cls)
-        except msgspec.ValidationError as exc:
+        except (msgspec.ValidationError, RecursionError) as exc:
             raise ConfigError(f"invalid model config: {exc}") from exc
 
     @classmethod
@@ -98,7 +97,7 @@ class StackConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         """Decodes a stack config from a mapping, naming any bad field."""
         try:
             return msgspec.convert(data, cls)
-        except msgspec.ValidationError as exc:
+        except (msgspec.ValidationError, RecursionError) as exc:
             raise ConfigError(f"invalid stack config: {exc}") from exc
 
     @classmethod
@@ -123,10 +122,14 @@ def _read_toml(source: str | Path, table: str | None) -> Any:
             raise ConfigError(f"cannot read config file {source}: {exc}") from exc
     else:
         text = source
+    import tomllib  # only TOML users pay for the parser's import
+
     try:
         data: Any = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML: {exc}") from exc
+    except RecursionError as exc:  # tomllib recurses once per level of nested arrays
+        raise ConfigError("invalid TOML: values nested too deeply") from exc
     if table:
         for key in table.split("."):
             if not isinstance(data, dict) or key not in data:

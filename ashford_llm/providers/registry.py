@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from importlib.metadata import entry_points
 from types import MappingProxyType
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ashford_llm.config import ConfigError, ModelConfig
 from ashford_llm.protocol import LLMProvider
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoints
 
 __all__ = [
     "BUILTIN_PROVIDERS",
@@ -69,6 +71,13 @@ def _checked(name: str, found: Any) -> ProviderFactory:
         raise ConfigError(f"provider {name!r} is not a class or factory: {found!r}")
     factory: ProviderFactory = found
     return factory
+
+
+def entry_points(*, group: str) -> EntryPoints:
+    """Returns the installed entry points of `group` (importlib.metadata loads on first use)."""
+    from importlib.metadata import entry_points as installed
+
+    return installed(group=group)
 
 
 def _entry_point_names() -> list[str]:
