@@ -114,18 +114,21 @@ class CallRecord:
 
     def succeed(self, response: CompletionResponse) -> None:
         """Records the response attributes and token usage, then ends the span."""
-        self._set(sc.RESPONSE_MODEL, response.model)
+        attributes: dict[str, AttributeValue] = {sc.RESPONSE_MODEL: response.model}
         self.metric_attributes[sc.RESPONSE_MODEL] = response.model
         if response.response_id:
-            self._set(sc.RESPONSE_ID, response.response_id)
-        self._set(sc.RESPONSE_FINISH_REASONS, (response.finish_reason,))
-        self._set(sc.USAGE_INPUT_TOKENS, response.input_tokens)
-        self._set(sc.USAGE_OUTPUT_TOKENS, response.output_tokens)
+            attributes[sc.RESPONSE_ID] = response.response_id
+        attributes[sc.RESPONSE_FINISH_REASONS] = (response.finish_reason,)
+        attributes[sc.USAGE_INPUT_TOKENS] = response.input_tokens
+        attributes[sc.USAGE_OUTPUT_TOKENS] = response.output_tokens
         if response.cached_input_tokens is not None:
-            self._set(sc.USAGE_CACHE_READ_INPUT_TOKENS, response.cached_input_tokens)
+            attributes[sc.USAGE_CACHE_READ_INPUT_TOKENS] = response.cached_input_tokens
         if response.reasoning_tokens is not None:
-            self._set(sc.USAGE_REASONING_OUTPUT_TOKENS, response.reasoning_tokens)
-        self._set(sc.ATTEMPTS, response.attempts)
+            attributes[sc.USAGE_REASONING_OUTPUT_TOKENS] = response.reasoning_tokens
+        attributes[sc.ATTEMPTS] = response.attempts
+        # One call: the SDK takes its span lock and checks values once per call, not per key.
+        self.span_attributes.update(attributes)
+        self.span.set_attributes(attributes)
         if self.content:
             self.content.update(output_content(response.content, response.finish_reason))
         for token_type, count in (
