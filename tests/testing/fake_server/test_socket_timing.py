@@ -27,8 +27,8 @@ async def test_slow_first_byte_delays_the_headers() -> None:
         started = time.monotonic()
         await client.post(path, headers=headers, json=body)
         fast = time.monotonic() - started
-    assert slow >= 0.4
-    assert fast < 0.3
+    assert slow >= 0.35
+    assert slow - fast >= 0.3
 
 
 async def test_slow_first_byte_trips_a_read_timeout() -> None:
@@ -46,7 +46,7 @@ async def test_slow_first_byte_trips_a_read_timeout() -> None:
 
 @pytest.mark.parametrize("vendor", ["openai", "anthropic", "gemini"])
 async def test_stall_pauses_after_the_first_chunk_then_finishes(vendor: str) -> None:
-    server = FakeProviderServer(script=[Fault.stall], stall_seconds=0.4)
+    server = FakeProviderServer(script=[Fault.stall], stall_seconds=0.5)
     async with (
         server.run() as running,
         httpx.AsyncClient(base_url=running.base_url(vendor)) as client,
@@ -57,8 +57,8 @@ async def test_stall_pauses_after_the_first_chunk_then_finishes(vendor: str) -> 
             async for _event in source.aiter_sse():
                 arrivals.append(time.monotonic())
     gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
-    assert max(gaps) >= 0.4
-    assert sorted(gaps)[-2] < 0.3  # one stall, not a slow stream
+    assert max(gaps) >= 0.4  # the client timestamps events after parsing: allow some slack
+    assert sorted(gaps)[-2] < 0.25  # one stall, not a slow stream
     assert server.stats.records[0].ok
 
 
