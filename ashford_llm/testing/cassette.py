@@ -11,8 +11,8 @@ keep; put JsonValidation above Replay to decode it again.
 from __future__ import annotations
 
 import builtins
-import importlib
 import os
+import sys
 from pathlib import Path
 from typing import Literal, Self
 
@@ -118,11 +118,9 @@ class RecordedError(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
         if self.module == "builtins":
             found = getattr(builtins, self.error_class, None)
         elif self.module == "ashford_llm" or self.module.startswith("ashford_llm."):
-            try:
-                module = importlib.import_module(self.module)
-            except ImportError:
-                return None
-            found = getattr(module, self.error_class, None)
+            # Only modules already loaded: reading a cassette must not run any module's code.
+            module = sys.modules.get(self.module)
+            found = getattr(module, self.error_class, None) if module is not None else None
         else:
             return None
         if isinstance(found, type) and issubclass(found, Exception):
@@ -182,7 +180,7 @@ class Cassette(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         data = Path(path).read_bytes()
         try:
             version = _VERSION_DECODER.decode(data).version
-        except msgspec.DecodeError as error:
+        except (msgspec.DecodeError, RecursionError) as error:
             raise ValueError(f"{os.fspath(path)!r} is not a cassette: {error}") from None
         if version != CASSETTE_VERSION:
             raise ValueError(
@@ -191,7 +189,7 @@ class Cassette(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             )
         try:
             return _DECODER.decode(data)
-        except (msgspec.DecodeError, ValueError, TypeError) as error:
+        except (msgspec.DecodeError, ValueError, TypeError, RecursionError) as error:
             raise ValueError(f"{os.fspath(path)!r} is not a valid cassette: {error}") from None
 
 
