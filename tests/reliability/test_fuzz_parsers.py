@@ -40,7 +40,7 @@ REAL = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "rea
 REQUEST = CompletionRequest([ChatMessage.user("Hello")])
 EXAMPLE_DEADLINE_S = 10.0
 FUZZ = settings(
-    max_examples=200,
+    max_examples=150,
     deadline=None,
     derandomize=True,
     # The seed corpus is large, so generating from it is slower than Hypothesis expects.
