@@ -16,6 +16,7 @@ import asyncio
 import logging
 import secrets
 import string
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from ashford_llm import ChatMessage, ClientBuilder, CompletionRequest, LLMError
 from ashford_llm.cli import main
+from ashford_llm.errors import redact
 from ashford_llm.middleware import Recorder, Retry, Tracing
 from tests.reliability._loopback import Answer, LoopbackServer, loopback, sse_answer
 from tests.reliability.vendors import (
@@ -207,3 +209,37 @@ def test_no_key_appears_in_anything_a_user_can_see_or_store(
     for vendor, key in KEYS.items():
         assert key not in everything_seen, vendor
         assert key[-8:] not in everything_seen, vendor
+
+
+def masked(key: str, stars: int) -> str:
+    """A key as OpenAI echoes it in a 401: its start, asterisks, its last four characters."""
+    return key[:8] + "*" * stars + key[-4:]
+
+
+@pytest.mark.parametrize("stars", [5, 40])
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_a_masked_key_the_vendor_echoes_is_redacted_from_the_error(vendor: str, stars: int) -> None:
+    key = KEYS[vendor][:-4] + "Qz7X"  # a fixed tail no traceback line can contain by chance
+    message = f"Incorrect API key provided: {masked(key, stars)}. You can find your API key at ..."
+    denied = Answer(status=401, headers=JSON, body=error_body(vendor, 401, message))
+
+    async def call() -> LLMError:
+        async with loopback([denied, denied]) as server:
+            provider = make_provider(vendor, server.url, None, api_key=key)
+            async with provider:
+                with pytest.raises(LLMError) as caught:
+                    await provider.complete(REQUEST)
+        return caught.value
+
+    error = asyncio.run(call())
+    seen = "\n".join(seen_error(error))
+    assert "Incorrect API key provided" in error.message  # the vendor's words are kept
+    assert key[-4:] not in seen
+    assert masked(key, stars) not in seen
+
+
+@pytest.mark.parametrize("text", ["*" * 1_000_000, "a" * 1_000_000, "ab****" * 200_000])
+def test_redacting_a_long_text_takes_linear_time(text: str) -> None:
+    started = time.perf_counter()
+    redact(text)
+    assert time.perf_counter() - started < 5.0  # quadratic matching would take hours
