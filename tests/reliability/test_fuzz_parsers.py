@@ -61,11 +61,12 @@ def synthetic_seeds(vendor: str) -> list[Seed]:
     """Valid bodies written here: answers, streams, error envelopes, errors inside streams."""
     sse = "text/event-stream"
     json_type = "application/json"
-    stream_error: dict[str, Any] = {
+    stream_errors: dict[str, dict[str, Any]] = {
         "openai": {"error": {"message": "overloaded", "type": "server_error"}},
         "anthropic": {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}},
         "google": {"error": {"code": 503, "message": "busy", "status": "UNAVAILABLE"}},
-    }[vendor]
+    }
+    stream_error = stream_errors[vendor]
     quota = {
         "error": {
             "code": 429,
