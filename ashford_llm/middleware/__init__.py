@@ -2,6 +2,7 @@
 
 from ashford_llm.middleware._base import Middleware, iter_layers
 from ashford_llm.middleware._limits import LimiterBackend, RateLimiter, RatePermit
+from ashford_llm.middleware._redis_limits import RedisRateLimiter
 from ashford_llm.middleware.json_validation import JsonValidation
 from ashford_llm.middleware.rate_limit import RateLimit
 from ashford_llm.middleware.recording import RecordedCall, Recorder
@@ -18,6 +19,7 @@ __all__ = [
     "RatePermit",
     "RecordedCall",
     "Recorder",
+    "RedisRateLimiter",
     "Retry",
     "RetryEvent",
     "Timeout",
