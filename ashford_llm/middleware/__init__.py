@@ -1,14 +1,25 @@
-"""Middleware layers: each wraps an inner LLMProvider and is one itself."""
+"""Middleware layers: each wraps an inner LLMProvider and is one itself.
+
+The layers load on first use, so `import ashford_llm` pays neither for asyncio nor for
+OpenTelemetry until a stack uses them. To add a layer, name it in `_LAZY` and `__all__`.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from ashford_llm.middleware._base import Middleware, iter_layers
-from ashford_llm.middleware._limits import LimiterBackend, RateLimiter, RatePermit
-from ashford_llm.middleware._redis_limits import RedisRateLimiter
-from ashford_llm.middleware.json_validation import JsonValidation
-from ashford_llm.middleware.rate_limit import RateLimit
-from ashford_llm.middleware.recording import RecordedCall, Recorder
-from ashford_llm.middleware.retry import Retry, RetryEvent
-from ashford_llm.middleware.timeout import Timeout
-from ashford_llm.middleware.tracing import Tracing
+
+if TYPE_CHECKING:
+    from ashford_llm.middleware._limits import LimiterBackend, RateLimiter, RatePermit
+    from ashford_llm.middleware._redis_limits import RedisRateLimiter
+    from ashford_llm.middleware.json_validation import JsonValidation
+    from ashford_llm.middleware.rate_limit import RateLimit
+    from ashford_llm.middleware.recording import RecordedCall, Recorder
+    from ashford_llm.middleware.retry import Retry, RetryEvent
+    from ashford_llm.middleware.timeout import Timeout
+    from ashford_llm.middleware.tracing import Tracing
 
 __all__ = [
     "JsonValidation",
@@ -26,3 +37,28 @@ __all__ = [
     "Tracing",
     "iter_layers",
 ]
+
+_LAZY = {
+    "JsonValidation": "ashford_llm.middleware.json_validation",
+    "LimiterBackend": "ashford_llm.middleware._limits",
+    "RateLimit": "ashford_llm.middleware.rate_limit",
+    "RateLimiter": "ashford_llm.middleware._limits",
+    "RatePermit": "ashford_llm.middleware._limits",
+    "RecordedCall": "ashford_llm.middleware.recording",
+    "Recorder": "ashford_llm.middleware.recording",
+    "RedisRateLimiter": "ashford_llm.middleware._redis_limits",
+    "Retry": "ashford_llm.middleware.retry",
+    "RetryEvent": "ashford_llm.middleware.retry",
+    "Timeout": "ashford_llm.middleware.timeout",
+    "Tracing": "ashford_llm.middleware.tracing",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Imports a layer's module the first time one of its names is looked up."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
