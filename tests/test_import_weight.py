@@ -8,7 +8,18 @@ httpx user, so the guard counts only the modules that importing ashford_llm adds
 import subprocess
 import sys
 
-FORBIDDEN = ["opentelemetry.sdk", "rich", "starlette", "uvicorn", "pydantic", "redis", "matplotlib"]
+# The issue's list (opentelemetry.sdk, rich, starlette, uvicorn, pydantic), plus the other extras.
+FORBIDDEN = [
+    "opentelemetry.sdk",
+    "rich",
+    "starlette",
+    "uvicorn",
+    "pydantic",
+    "redis",
+    "matplotlib",
+    "aiohttp",
+    "httpx_aiohttp",
+]
 
 PROBE = f"""
 import sys
@@ -34,3 +45,36 @@ def test_the_guard_sees_a_forbidden_import() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert "starlette" in result.stdout
+
+
+# Loaded only when a layer or provider that needs them is used: the import-time goal
+# (`import ashford_llm` within 1.2x of `import httpx`) depends on it.
+DEFERRED = ["asyncio", "opentelemetry", "aiolimiter", "importlib.metadata", "tomllib"]
+
+DEFER_PROBE = f"""
+import sys
+import httpx
+before = set(sys.modules)
+import ashford_llm, ashford_llm.providers, ashford_llm.middleware
+ashford_llm.providers.OpenAIProvider, ashford_llm.middleware.Middleware
+USE
+added = set(sys.modules) - before
+deferred = {DEFERRED!r}
+print(",".join(sorted(m for m in added if any(m == d or m.startswith(d + ".") for d in deferred))))
+"""
+
+
+def test_import_defers_layers_until_used() -> None:
+    probe = DEFER_PROBE.replace("USE", "")
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "", f"loaded before use: {result.stdout.strip()}"
+
+
+def test_using_a_layer_loads_what_it_needs() -> None:
+    probe = DEFER_PROBE.replace("USE", "ashford_llm.middleware.Tracing")
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert "opentelemetry" in result.stdout.split(",")
