@@ -12,7 +12,7 @@ import json
 
 STREAM_CHUNKS = 1000
 MODEL = "gpt-4o-mini"
-ANTHROPIC_MODEL = "claude-sonnet-4-5"
+ANTHROPIC_MODEL = "claude-haiku-4-5"
 ANSWER = '{"city": "Paris", "country": "France", "population": 2102650}'
 PROMPT = "Name the capital of France as a JSON object with city, country and population."
 SYSTEM = "You answer with one JSON object and nothing else."
@@ -58,7 +58,7 @@ ANTHROPIC_COMPLETION = json.dumps(
         "id": "msg_01XFDUDYJgAACzvnptvVoYEL",
         "type": "message",
         "role": "assistant",
-        "model": "claude-sonnet-4-5-20250929",
+        "model": "claude-haiku-4-5-20251001",
         "content": [{"type": "text", "text": ANSWER}],
         "stop_reason": "end_turn",
         "stop_sequence": None,

@@ -258,6 +258,8 @@ class Ashford:
         from ashford_llm import ChatMessage, CompletionRequest
 
         self._provider = provider
+        # A provider does not close a client it was given: close it here.
+        self._client = getattr(_terminal(provider), "_client", None)
         self._request = CompletionRequest(
             messages=[ChatMessage.system(SYSTEM), ChatMessage.user(PROMPT)],
             json_mode=not anthropic,
@@ -279,6 +281,15 @@ class Ashford:
 
     async def aclose(self) -> None:
         await self._provider.aclose()
+        if self._client is not None and not self._client.is_closed:
+            await self._client.aclose()
+
+
+def _terminal(provider: Any) -> Any:
+    """Returns the provider at the bottom of a stack."""
+    while hasattr(provider, "inner"):
+        provider = provider.inner
+    return provider
 
 
 def _openai_provider(base_url: str | None, http_client: Any = None) -> Any:

@@ -134,7 +134,13 @@ def markdown(
     """Returns the figures table, the ratio table, the goal check and the soak line."""
     clients = _clients(samples)
     figures = [f for f in FIGURES if f in samples]
+    start = meta.get("load_average_at_start", (0.0,))[0]
+    end = meta.get("load_average", (0.0,))[0]
     lines = [
+        f"Machine: {meta.get('cpus')} CPUs ({meta.get('cpu_model')}), Python "
+        f"{meta.get('python')}; 1-minute load average {start:.1f} at start, {end:.1f} at end; "
+        f"{meta.get('seconds', 0):.0f} s.",
+        "",
         "| client | " + " | ".join(FIGURES[f][0] for f in figures) + " |",
         "|---|" + "---|" * len(figures),
     ]

@@ -194,6 +194,7 @@ async def measure_loopback(settings: Settings, figures: Figures, server: Server)
     """Sequential and concurrent calls, and streams, over loopback."""
     for run in range(settings.runs):
         for name in settings.clients:
+            began = time.perf_counter()
             calls = _calls_for(name, settings.calls)
             server_cpu = server.cpu_seconds()
             cpu, wall = await _with_client(
@@ -220,6 +221,7 @@ async def measure_loopback(settings: Settings, figures: Figures, server: Server)
             )
             figures.add("stream_us_per_chunk", name, cpu / max(chunks, 1) * 1e6)
             figures.add("ttft_ms", name, statistics.median(firsts) * 1000)
+            print(f"    {name}: {time.perf_counter() - began:.1f} s", file=sys.stderr)
         print(f"  loopback run {run + 1}/{settings.runs} done", file=sys.stderr)
 
 
@@ -288,6 +290,7 @@ def machine() -> dict[str, Any]:
         "cpu_model": model,
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "load_average": os.getloadavg(),
         "versions": versions,
     }
 
@@ -321,7 +324,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Settings, Path, bool]:
     if args.quick:
         settings = Settings(1, 200, 200, 2, 1, 2_000, names, client_cpu, server_cpu)
     else:
-        settings = Settings(5, 2_000, 2_000, 10, 5, 100_000, names, client_cpu, server_cpu)
+        settings = Settings(3, 1_000, 1_000, 5, 5, 100_000, names, client_cpu, server_cpu)
     return settings, args.out, not args.no_chart
 
 
@@ -329,6 +332,7 @@ def main(argv: list[str] | None = None) -> None:
     """Runs every figure and writes the outputs."""
     settings, out, chart = parse_args(argv)
     figures = Figures()
+    load_at_start = os.getloadavg()
     started = time.perf_counter()
     server = Server(settings.server_cpu)
     try:
@@ -341,6 +345,7 @@ def main(argv: list[str] | None = None) -> None:
     measure_soak(settings, figures)
     meta = {
         **machine(),
+        "load_average_at_start": load_at_start,
         "command": " ".join(["python", "benchmarks/run.py", *(argv or sys.argv[1:])]),
         "settings": settings.__dict__,
         "seconds": round(time.perf_counter() - started, 1),
