@@ -9,12 +9,21 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from ashford_llm.providers.credentials import Credentials, EnvCredentials, StaticCredentials
+
 if TYPE_CHECKING:
     from ashford_llm.providers.anthropic import AnthropicProvider
     from ashford_llm.providers.google import GoogleProvider
     from ashford_llm.providers.openai import OpenAIProvider
 
-__all__ = ["AnthropicProvider", "GoogleProvider", "OpenAIProvider"]
+__all__ = [
+    "AnthropicProvider",
+    "Credentials",
+    "EnvCredentials",
+    "GoogleProvider",
+    "OpenAIProvider",
+    "StaticCredentials",
+]
 
 _LAZY = {
     "AnthropicProvider": "ashford_llm.providers.anthropic",

@@ -28,7 +28,8 @@ from ashford_llm.providers._anthropic_wire import (
     parse_error,
     parse_message,
 )
-from ashford_llm.providers._http import Credentials, HTTPProvider
+from ashford_llm.providers._base import HTTPProvider
+from ashford_llm.providers.credentials import Credentials
 from ashford_llm.types import CompletionRequest, CompletionResponse
 
 __all__ = ["AnthropicProvider"]

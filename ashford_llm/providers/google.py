@@ -32,9 +32,11 @@ import msgspec
 
 from ashford_llm.config import ModelConfig
 from ashford_llm.errors import InvalidRequestError, LLMError, ResponseDecodeError
+from ashford_llm.providers._base import HTTPProvider
 from ashford_llm.providers._google_errors import error_in_body, parse_error
 from ashford_llm.providers._google_wire import GoogleStreamParser, parse_response
-from ashford_llm.providers._http import Credentials, HTTPProvider, excerpt, map_httpx_errors
+from ashford_llm.providers._http import excerpt, map_httpx_errors
+from ashford_llm.providers.credentials import Credentials
 from ashford_llm.types import (
     CompletionRequest,
     CompletionResponse,

@@ -17,13 +17,14 @@ import msgspec
 
 from ashford_llm.config import ModelConfig
 from ashford_llm.errors import LLMError
-from ashford_llm.providers._http import Credentials, HTTPProvider, StreamParser
+from ashford_llm.providers._base import HTTPProvider, StreamParser
 from ashford_llm.providers._openai_wire import (
     OpenAIStream,
     error_from_body,
     error_in_body,
     parse_completion,
 )
+from ashford_llm.providers.credentials import Credentials
 from ashford_llm.types import CompletionRequest, CompletionResponse
 
 __all__ = ["OpenAIProvider"]

@@ -7,14 +7,11 @@ from ashford_llm.errors import (
     InvalidRequestError,
     LLMError,
     LLMTimeoutError,
-    MissingCredentialsError,
     NetworkError,
     ResponseDecodeError,
 )
 from ashford_llm.providers._http import (
     HTTPX_ERRORS,
-    EnvCredentials,
-    StaticCredentials,
     excerpt,
     map_httpx_errors,
     parse_retry_after,
@@ -107,28 +104,3 @@ def test_excerpt_is_short_and_single_line() -> None:
     assert "\n" not in text
     assert text.endswith("...")
     assert len(text) <= 203
-
-
-async def test_env_credentials_name_the_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("ASHFORD_TEST_KEY_A", raising=False)
-    monkeypatch.delenv("ASHFORD_TEST_KEY_B", raising=False)
-    with pytest.raises(MissingCredentialsError, match="ASHFORD_TEST_KEY_A or ASHFORD_TEST_KEY_B"):
-        EnvCredentials(("ASHFORD_TEST_KEY_A", "ASHFORD_TEST_KEY_B"), provider="google")
-
-
-async def test_env_credentials_refresh_rereads(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ASHFORD_TEST_KEY_B", "first")
-    credentials = EnvCredentials(("ASHFORD_TEST_KEY_A", "ASHFORD_TEST_KEY_B"), provider="x")
-    assert await credentials.get() == "first"
-    monkeypatch.setenv("ASHFORD_TEST_KEY_A", "rotated")
-    assert await credentials.refresh() == "rotated"
-    assert await credentials.get() == "rotated"
-    assert "rotated" not in repr(credentials)
-
-
-async def test_static_credentials_hide_the_key() -> None:
-    credentials = StaticCredentials("sk-secret-value-123")
-    assert await credentials.refresh() == "sk-secret-value-123"
-    assert "secret" not in repr(credentials)
-    with pytest.raises(ValueError, match="non-empty"):
-        StaticCredentials(" ")

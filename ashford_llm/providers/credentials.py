@@ -1,0 +1,82 @@
+"""API keys for the providers: a fixed key, or the vendor's environment variables.
+
+A provider asks `get()` before each request and `refresh()` once after a 401; any object
+with these two coroutines can stand in (a secrets manager, a token service).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Protocol
+
+from ashford_llm.errors import MissingCredentialsError
+
+__all__ = ["Credentials", "EnvCredentials", "StaticCredentials"]
+
+
+class Credentials(Protocol):
+    """Supplies an API key, and a fresh one after the vendor rejected it."""
+
+    async def get(self) -> str:
+        """Returns the current key."""
+        ...
+
+    async def refresh(self) -> str:
+        """Returns a renewed key (called once after a 401)."""
+        ...
+
+
+class StaticCredentials:
+    """A fixed key; refreshing returns the same key."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, key: str) -> None:
+        if not isinstance(key, str) or not key.strip():
+            raise ValueError("api_key must be a non-empty string")
+        self._key = key
+
+    async def get(self) -> str:
+        """Returns the key."""
+        return self._key
+
+    async def refresh(self) -> str:
+        """Returns the same key: a static key cannot be renewed."""
+        return self._key
+
+    def __repr__(self) -> str:
+        return "StaticCredentials(key=[redacted])"
+
+
+class EnvCredentials:
+    """Reads the key from the first set environment variable; refresh re-reads them."""
+
+    __slots__ = ("_key", "names", "provider")
+
+    def __init__(self, names: tuple[str, ...], *, provider: str) -> None:
+        self.names = names
+        self.provider = provider
+        self._key = self._read()
+
+    def _read(self) -> str:
+        """Returns the first non-empty variable's value, or raises naming all of them."""
+        for name in self.names:
+            value = os.environ.get(name, "").strip()
+            if value:
+                return value
+        raise MissingCredentialsError(
+            f"no API key for {self.provider}: pass api_key= or set " + " or ".join(self.names),
+            provider=self.provider,
+        )
+
+    async def get(self) -> str:
+        """Returns the key read at construction or at the last refresh."""
+        return self._key
+
+    async def refresh(self) -> str:
+        """Re-reads the environment, so a rotated key is picked up."""
+        self._key = self._read()
+        return self._key
+
+    def __repr__(self) -> str:
+        return f"EnvCredentials(names={self.names!r})"
