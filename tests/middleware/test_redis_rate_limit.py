@@ -171,13 +171,19 @@ async def test_redis_limiter_fails_closed_with_a_retryable_error_when_redis_is_d
 ) -> None:
     url = f"redis://127.0.0.1:{closed_port()}/0"
     async with RedisRateLimiter(
-        key=key, url=url, requests_per_minute=60, max_concurrency=1, on_redis_error="closed"
+        key=key,
+        url=url,
+        requests_per_minute=60,
+        max_concurrency=1,
+        on_redis_error="closed",
+        recheck_interval=0.05,
     ) as limiter:
         errors = []
         for _ in range(3):  # the slot comes back each time: no hang on max_concurrency=1
             with pytest.raises(NetworkError) as caught:
                 await asyncio.wait_for(limiter.acquire(input_tokens=0, output_tokens=1), 2)
             errors.append(caught.value)
+            await asyncio.sleep(0.1)  # past the recheck interval: Redis is asked, and fails, again
     assert all(isinstance(error, RetryableError) for error in errors)
     assert {error.error_type for error in errors} == {"rate_limiter_unavailable"}
     assert "Redis rate limiter" in str(errors[0])
