@@ -10,7 +10,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route, Router
 
@@ -206,6 +206,11 @@ class FakeProviderServer:
             return self._reply(denied, fmt.name, None, None)
         try:
             parsed = fmt.parse(await request.body(), model=model, stream=stream)
+        except ClientDisconnect:
+            # The client gave up before its body arrived (e.g. its timeout passed while the
+            # request was queued): count it as nginx would (499), with nobody left to answer.
+            self._record(None, fmt.name, fault=None, status=499, text="", ok=False)
+            return Response(status_code=499)
         except BadRequest as exc:
             return self._reply(fmt.bad_request(str(exc), request_id), fmt.name, None, None)
         fault = self._plan.next(stream=parsed.stream)
