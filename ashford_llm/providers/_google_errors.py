@@ -110,14 +110,21 @@ def error_from_status(
     reason = next(
         (str(d["reason"]) for d in _details(status, _ERROR_INFO) if d.get("reason")), None
     )
+    # "0s" is a real delay (retry now), so only a missing or unreadable one is skipped.
     retry_after = next(
-        (s for d in _details(status, _RETRY_INFO) if (s := parse_duration(d.get("retryDelay")))),
+        (
+            s
+            for d in _details(status, _RETRY_INFO)
+            if (s := parse_duration(d.get("retryDelay"))) is not None
+        ),
         None,
     )
     code = http_status if http_status is not None else status.code
     message = redact(status.message or f"Gemini error {rpc or code or 'without a status'}")
     if code == 429 or rpc == "RESOURCE_EXHAUSTED":
-        exhausted = _quota_is_exhausted(status, retry_after or header_wait)
+        exhausted = _quota_is_exhausted(
+            status, retry_after if retry_after is not None else header_wait
+        )
         cls: type[LLMError] = QuotaExhaustedError if exhausted else RateLimitError
     elif http_status is not None and http_status >= 300:
         cls = error_for_status(http_status)

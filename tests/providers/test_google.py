@@ -761,7 +761,9 @@ async def test_error_statuses_map_to_their_class(
     assert error.body_excerpt
 
 
-@pytest.mark.parametrize(("delay", "expected"), [("37s", 37.0), ("55.846891726s", 55.846891726)])
+@pytest.mark.parametrize(
+    ("delay", "expected"), [("37s", 37.0), ("55.846891726s", 55.846891726), ("0s", 0.0)]
+)
 @respx.mock
 async def test_a_rate_limit_carries_retry_info_delay(delay: str, expected: float) -> None:
     body = status_body(
