@@ -64,6 +64,9 @@ class ChatMessage(msgspec.Struct, frozen=True):
 class CompletionRequest(msgspec.Struct, frozen=True):
     """What a caller asks for. `None` options are taken from the provider's ModelConfig.
 
+    A request is immutable (frozen; messages and stop become tuples) but not necessarily
+    hashable: a `json_schema` is a dict.
+
     Args:
         messages: the conversation, at least one message; a list is stored as a tuple.
         temperature: sampling temperature, 0 to 2; None leaves it to the config or vendor.
@@ -83,7 +86,8 @@ class CompletionRequest(msgspec.Struct, frozen=True):
     def __post_init__(self) -> None:
         if isinstance(self.messages, list):
             msgspec.structs.force_setattr(self, "messages", tuple(self.messages))
-        # Stored as tuples so requests are immutable and hashable.
+        # Stored as tuples so a request cannot change after it is built. It is not
+        # necessarily hashable: a `json_schema` is a dict.
         if not isinstance(self.messages, tuple):
             raise TypeError(
                 "CompletionRequest messages must be a list or tuple of ChatMessage, "

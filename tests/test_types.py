@@ -119,3 +119,17 @@ def test_values_are_frozen() -> None:
     message = ChatMessage.user("a")
     with pytest.raises(AttributeError):
         message.content = "b"  # type: ignore[misc]
+
+
+def test_a_request_is_immutable_but_with_a_schema_not_hashable() -> None:
+    request = CompletionRequest(messages=[ChatMessage.user("a")], stop=["x"])
+    assert isinstance(request.messages, tuple)
+    assert isinstance(request.stop, tuple)
+    with pytest.raises(AttributeError):
+        request.max_tokens = 5  # type: ignore[misc]
+    assert hash(request) == hash(CompletionRequest(messages=(ChatMessage.user("a"),), stop=("x",)))
+    with_schema = CompletionRequest(
+        messages=(ChatMessage.user("a"),), json_schema={"type": "object"}
+    )
+    with pytest.raises(TypeError):
+        hash(with_schema)
