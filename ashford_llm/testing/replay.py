@@ -47,7 +47,7 @@ class Replay:
     the recorded events, for a stream). `parsed` is never served: put JsonValidation above.
 
     Args:
-        source: a cassette path, a Cassette, or a list or tuple of recorded calls (e.g.
+        path_or_calls: a cassette path, a Cassette, or a list or tuple of recorded calls (e.g.
             `Recorder.calls`).
         match: "sequence" or "request", as above.
         name: the provider name to report; by default the cassette's, else "replay".
@@ -55,23 +55,25 @@ class Replay:
 
     def __init__(
         self,
-        source: str | os.PathLike[str] | Cassette | Sequence[RecordedCall],
+        path_or_calls: str | os.PathLike[str] | Cassette | Sequence[RecordedCall],
         *,
         match: Literal["sequence", "request"] = "sequence",
         name: str | None = None,
     ) -> None:
         if match not in _MATCHES:
             raise ValueError(f"Replay match must be one of {_MATCHES}, got {match!r}")
-        if isinstance(source, str | os.PathLike):
-            source = Cassette.load(source)
-        if isinstance(source, Cassette):
-            calls, default_name = source.calls, source.provider
-        elif isinstance(source, list | tuple) and all(isinstance(c, RecordedCall) for c in source):
-            calls, default_name = tuple(source), "replay"
+        if isinstance(path_or_calls, str | os.PathLike):
+            path_or_calls = Cassette.load(path_or_calls)
+        if isinstance(path_or_calls, Cassette):
+            calls, default_name = path_or_calls.calls, path_or_calls.provider
+        elif isinstance(path_or_calls, list | tuple) and all(
+            isinstance(c, RecordedCall) for c in path_or_calls
+        ):
+            calls, default_name = tuple(path_or_calls), "replay"
         else:
             raise TypeError(
                 "Replay needs a cassette path, a Cassette or a sequence of RecordedCall, "
-                f"got {type(source).__name__}"
+                f"got {type(path_or_calls).__name__}"
             )
         self.match = match
         self.calls: tuple[RecordedCall, ...] = tuple(call.without_parsed() for call in calls)

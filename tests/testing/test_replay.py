@@ -131,6 +131,16 @@ async def test_replay_serves_recorder_calls_directly() -> None:
     assert replay.name == "replay"
 
 
+async def test_replay_takes_its_source_as_path_or_calls(tmp_path: Path) -> None:
+    recorder = Recorder(mock_for_session())
+    recorded = await record_session(recorder)
+    recorder.save(tmp_path / "session.json")
+    by_calls = Replay(path_or_calls=recorder.calls)
+    by_path = Replay(path_or_calls=tmp_path / "session.json")
+    assert await replay_session(by_calls) == recorded
+    assert await replay_session(by_path) == recorded
+
+
 async def test_sequence_serves_in_order_whatever_the_request() -> None:
     replay = Replay([call(FIRST, "a"), call(SECOND, "b")])
     assert (await replay.complete(THIRD)).content == "a"
@@ -270,7 +280,7 @@ def test_non_json_file_is_rejected(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("source", "options", "error"),
+    ("path_or_calls", "options", "error"),
     [
         ([], {"match": "fuzzy"}, ValueError),
         (["not a call"], {}, TypeError),
@@ -278,10 +288,10 @@ def test_non_json_file_is_rejected(tmp_path: Path) -> None:
     ],
 )
 def test_bad_arguments_fail_at_construction(
-    source: Any, options: dict[str, Any], error: type[Exception]
+    path_or_calls: Any, options: dict[str, Any], error: type[Exception]
 ) -> None:
     with pytest.raises(error):
-        Replay(source, **options)
+        Replay(path_or_calls, **options)
 
 
 async def test_replay_closes_and_names_itself() -> None:
