@@ -60,13 +60,16 @@ def probe_soak(client: str, calls: int) -> None:
 
     async def soak() -> dict[str, float]:
         bench = CLIENTS[client][0](None)
+        # One pass of the event loop per call, as real I/O gives (see run.py's _sequential).
         for _ in range(warmup):
             await bench.complete()
+            await asyncio.sleep(0)
         gc.collect()
         warm = _rss_kib()
         started = time.process_time()
         for _ in range(calls - warmup):
             await bench.complete()
+            await asyncio.sleep(0)
         cpu = time.process_time() - started
         gc.collect()
         end = _rss_kib()
