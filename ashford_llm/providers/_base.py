@@ -40,6 +40,9 @@ from ashford_llm.types import (
 
 __all__ = ["HTTPProvider", "StreamParser"]
 
+# What an httpx.AsyncClient made without `timeout=` has: 5 seconds for every phase.
+_HTTPX_DEFAULT = httpx.Timeout(5.0)
+
 
 class StreamParser(Protocol):
     """Turns one vendor's stream events into text, and knows when the stream is complete."""
@@ -73,7 +76,9 @@ class HTTPProvider:
         credentials: an object with `async get()` and `async refresh()` returning keys.
         base_url: the API base; defaults to the vendor's (or its base-URL variable).
         http_client: a shared `httpx.AsyncClient`; the provider then does not close it.
-        timeout: seconds or an `httpx.Timeout` for each HTTP exchange.
+        timeout: seconds or an `httpx.Timeout` for each HTTP exchange. When None, a shared
+            client's own timeout applies, except httpx's 5-second default (a client made
+            without `timeout=`), which would cut long generations: our default is used then.
     """
 
     provider_name: ClassVar[str]
@@ -118,6 +123,8 @@ class HTTPProvider:
         self._client = http_client or httpx.AsyncClient(
             timeout=timeout or DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS
         )
+        if timeout is None and http_client is not None and http_client.timeout == _HTTPX_DEFAULT:
+            timeout = DEFAULT_TIMEOUT
         self._timeout: httpx.Timeout | Any = (
             timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT
         )
