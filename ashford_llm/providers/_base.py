@@ -20,7 +20,7 @@ import httpx
 from httpx_sse import EventSource
 
 from ashford_llm.config import ModelConfig
-from ashford_llm.errors import LLMError, ResponseDecodeError, redact
+from ashford_llm.errors import InvalidRequestError, LLMError, ResponseDecodeError, redact
 from ashford_llm.providers._http import (
     DEFAULT_LIMITS,
     DEFAULT_TIMEOUT,
@@ -29,7 +29,12 @@ from ashford_llm.providers._http import (
     parse_retry_after,
     parse_should_retry,
 )
-from ashford_llm.providers.credentials import Credentials, EnvCredentials, StaticCredentials
+from ashford_llm.providers.credentials import (
+    Credentials,
+    EnvCredentials,
+    StaticCredentials,
+    checked_key,
+)
 from ashford_llm.types import (
     CompletionRequest,
     CompletionResponse,
@@ -213,10 +218,20 @@ class HTTPProvider:
         latency_ms = (time.perf_counter() - started) * 1000.0
         yield StreamEnd(parser.response(latency_ms, request_id))
 
+    async def _key(self, *, refresh: bool) -> str:
+        """Returns the current (or renewed) key, checked: any Credentials object may supply it."""
+        key = await (self.credentials.refresh() if refresh else self.credentials.get())
+        try:
+            return checked_key(key)
+        except (TypeError, ValueError) as exc:
+            raise InvalidRequestError(
+                f"the credentials returned an unusable key: {exc}", provider=self.provider_name
+            ) from None
+
     async def _post(self, body: bytes, *, stream: bool) -> httpx.Response:
         """Posts the body; refreshes the credential once on a 401; raises on non-2xx."""
         for attempt in range(2):
-            key = await (self.credentials.get() if attempt == 0 else self.credentials.refresh())
+            key = await self._key(refresh=attempt > 0)
             response = await self._client.post(
                 self._url(stream), content=body, headers=self._headers(key), timeout=self._timeout
             )
@@ -233,7 +248,7 @@ class HTTPProvider:
     async def _open_stream(self, body: bytes) -> AsyncIterator[httpx.Response]:
         """Opens a streamed response; refreshes once on a 401; raises on non-2xx."""
         for attempt in range(2):
-            key = await (self.credentials.get() if attempt == 0 else self.credentials.refresh())
+            key = await self._key(refresh=attempt > 0)
             request = self._client.build_request(
                 "POST",
                 self._url(True),

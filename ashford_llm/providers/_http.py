@@ -91,6 +91,12 @@ def map_httpx_errors(provider: str) -> Iterator[None]:
     """Re-raises httpx exceptions (event-stream ones included) as ashford_llm errors."""
     try:
         yield
+    except httpx.LocalProtocolError:
+        # httpx's message quotes the offending header value, which may be the API key: keep
+        # neither the message nor the exception (a cause is printed with the traceback).
+        raise InvalidRequestError(
+            "the request could not be encoded: a header value is illegal", provider=provider
+        ) from None
     except httpx.HTTPError as exc:
         cls = _llm_error_for(exc)
         detail = str(exc) or type(exc).__name__

@@ -1,7 +1,8 @@
 """API keys for the providers: a fixed key, or the vendor's environment variables.
 
 A provider asks `get()` before each request and `refresh()` once after a 401; any object
-with these two coroutines can stand in (a secrets manager, a token service).
+with these two coroutines can stand in (a secrets manager, a token service). Every key goes
+through `checked_key` before it is used.
 """
 
 from __future__ import annotations
@@ -11,7 +12,28 @@ from typing import Protocol
 
 from ashford_llm.errors import MissingCredentialsError
 
-__all__ = ["Credentials", "EnvCredentials", "StaticCredentials"]
+__all__ = ["Credentials", "EnvCredentials", "StaticCredentials", "checked_key"]
+
+
+def checked_key(key: str) -> str:
+    """Returns the key without surrounding whitespace; rejects one that is not key-shaped.
+
+    A pasted key often ends in a newline, and httpx refuses a header value with control
+    characters in an error that quotes the value, key included. Surrounding whitespace is
+    dropped; whitespace, control or non-ASCII characters inside raise a ValueError whose
+    message never contains the key.
+    """
+    if not isinstance(key, str):
+        raise TypeError(f"an API key must be a string, got {type(key).__name__}")
+    key = key.strip()
+    if not key:
+        raise ValueError("the API key must be a non-empty string")
+    if not key.isascii() or not key.isprintable() or any(char.isspace() for char in key):
+        raise ValueError(
+            "the API key contains whitespace, control or non-ASCII characters "
+            "(the key is not shown); check how it was copied"
+        )
+    return key
 
 
 class Credentials(Protocol):
@@ -32,9 +54,7 @@ class StaticCredentials:
     __slots__ = ("_key",)
 
     def __init__(self, key: str) -> None:
-        if not isinstance(key, str) or not key.strip():
-            raise ValueError("api_key must be a non-empty string")
-        self._key = key
+        self._key = checked_key(key)
 
     async def get(self) -> str:
         """Returns the key."""
@@ -63,7 +83,7 @@ class EnvCredentials:
         for name in self.names:
             value = os.environ.get(name, "").strip()
             if value:
-                return value
+                return checked_key(value)
         raise MissingCredentialsError(
             f"no API key for {self.provider}: pass api_key= or set " + " or ".join(self.names),
             provider=self.provider,

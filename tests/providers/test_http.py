@@ -43,8 +43,21 @@ def test_every_httpx_error_is_mapped(exc_type: type[httpx.HTTPError]) -> None:
         exc = exc_type("boom")
     with pytest.raises(LLMError) as caught, map_httpx_errors("openai"):
         raise exc
-    assert caught.value.__cause__ is exc
+    # A LocalProtocolError's message may quote a header value, so it is never chained.
+    expected_cause = None if isinstance(exc, httpx.LocalProtocolError) else exc
+    assert caught.value.__cause__ is expected_cause
     assert caught.value.provider == "openai"
+
+
+def test_an_illegal_header_error_does_not_carry_the_header_value() -> None:
+    exc = httpx.LocalProtocolError("Illegal header value b'Bearer gw-SECRETKEY-1234567890\\n'")
+    with pytest.raises(InvalidRequestError) as caught, map_httpx_errors("openai"):
+        raise exc
+    error = caught.value
+    assert "SECRETKEY" not in str(error)
+    assert error.message == "the request could not be encoded: a header value is illegal"
+    assert error.__cause__ is None
+    assert error.__suppress_context__ is True
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from ashford_llm import ChatMessage, ClientBuilder, CompletionRequest, LLMError
+from ashford_llm import ChatMessage, ClientBuilder, CompletionRequest, InvalidRequestError, LLMError
 from ashford_llm.cli import main
 from ashford_llm.errors import redact
 from ashford_llm.middleware import Recorder, Retry, Tracing
@@ -243,3 +243,61 @@ def test_redacting_a_long_text_takes_linear_time(text: str) -> None:
     started = time.perf_counter()
     redact(text)
     assert time.perf_counter() - started < 5.0  # quadratic matching would take hours
+
+
+class PastedKey:
+    """Credentials from a secrets store that hands back the key as pasted, with its newline."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    async def get(self) -> str:
+        return self.key
+
+    async def refresh(self) -> str:
+        return self.key
+
+
+@pytest.mark.parametrize("source", ["api_key", "credentials"])
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_a_key_with_a_trailing_newline_is_sent_stripped(vendor: str, source: str) -> None:
+    key = KEYS[vendor]
+    given = f"{key}\n"
+    option: dict[str, Any] = {"api_key": given} if source == "api_key" else {}
+    if source == "credentials":
+        option["credentials"] = PastedKey(given)
+
+    async def call() -> list[dict[str, str]]:
+        ok = Answer(headers=JSON, body=ok_body(vendor, "Hello!"))
+        async with (
+            loopback([ok]) as server,
+            make_provider(vendor, server.url, None, **option) as provider,
+        ):
+            response = await provider.complete(REQUEST)
+        assert response.content == "Hello!"
+        return server.requests
+
+    (headers,) = asyncio.run(call())
+    assert headers[KEY_HEADERS[vendor]].removeprefix("Bearer ") == key
+
+
+@pytest.mark.parametrize("vendor", VENDORS)
+def test_a_credentials_key_that_is_not_key_shaped_fails_without_showing_it(vendor: str) -> None:
+    key = KEYS[vendor]
+    pasted = PastedKey(f"{key[:-8]}\n{key[-8:]}")  # a newline inside: an illegal header value
+
+    async def call() -> LLMError:
+        async with (
+            loopback([]) as server,
+            make_provider(vendor, server.url, None, credentials=pasted) as provider,
+        ):
+            with pytest.raises(LLMError) as caught:
+                await provider.complete(REQUEST)
+        assert server.requests == []
+        return caught.value
+
+    error = asyncio.run(call())
+    assert isinstance(error, InvalidRequestError)
+    seen = "\n".join(seen_error(error))
+    assert key[:-8] not in seen
+    assert key[-8:] not in seen
