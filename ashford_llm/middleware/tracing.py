@@ -142,7 +142,11 @@ class Tracing(Middleware):
                 yield event
             finished = True
         except GeneratorExit:
-            call.abandon()
+            # Stopping once the StreamEnd arrived is success, not abandonment: keep its usage.
+            if call.response is None:
+                call.abandon()
+            else:
+                finished = True
             raise
         except BaseException as error:
             call.fail(error)

@@ -363,6 +363,23 @@ async def test_abandoned_stream_ends_its_span_and_closes_the_inner_stream(
     assert "error.type" not in attributes
 
 
+async def test_stream_stopped_right_after_its_stream_end_records_the_usage(
+    telemetry: Telemetry,
+) -> None:
+    layer = telemetry.tracing(openai_mock([RESPONSE]))
+    async with aclosing(layer.stream(REQUEST)) as events:
+        async for event in events:
+            if isinstance(event, StreamEnd):
+                break
+    span = telemetry.only_span()
+    attributes = dict(span.attributes or {})
+    assert "ashford.stream.abandoned" not in attributes
+    assert attributes["gen_ai.usage.input_tokens"] == 12
+    assert attributes["gen_ai.usage.output_tokens"] == 7
+    assert attributes["gen_ai.response.model"] == "gpt-4o-mini-2024-07-18"
+    assert span.status.status_code is not StatusCode.ERROR
+
+
 async def test_stream_failure_after_chunks_is_an_error(telemetry: Telemetry) -> None:
     script = [MockStream(chunks=["a", "b"], error=ServerError("cut", status=502))]
     layer = telemetry.tracing(openai_mock(script))
