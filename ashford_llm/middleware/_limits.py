@@ -56,7 +56,9 @@ class RateLimiter:
     aiolimiter wakes its waiters smallest request first, so a steady flow of small requests
     could starve a large one; here a FIFO lock in front of the buckets makes callers take
     permits in arrival order. Each bucket holds up to one minute's budget, so a quiet limiter
-    admits a burst of that size, then refills at the per-minute rate.
+    admits a burst of that size, then refills at the per-minute rate. Like aiolimiter and
+    asyncio's locks, an instance belongs to the event loop that first uses it: share it
+    between stacks of one loop, and make one per loop (or a RedisRateLimiter) otherwise.
 
     Args:
         requests_per_minute: calls allowed per minute; None for no limit.
@@ -83,9 +85,7 @@ class RateLimiter:
         self.requests_per_minute = requests_per_minute
         self.tokens_per_minute = tokens_per_minute
         self.max_concurrency = max_concurrency
-        self._requests = (
-            AsyncLimiter(requests_per_minute, 60) if requests_per_minute is not None else None
-        )
+        self._requests = _request_bucket(requests_per_minute)
         self._tokens = (
             AsyncLimiter(tokens_per_minute, 60) if tokens_per_minute is not None else None
         )
@@ -146,6 +146,15 @@ class RateLimiter:
             if value is not None
         )
         return f"RateLimiter({options})"
+
+
+def _request_bucket(requests_per_minute: float | None) -> AsyncLimiter | None:
+    """Returns the request bucket; a rate below one per minute holds one request at a time."""
+    if requests_per_minute is None:
+        return None
+    if requests_per_minute < 1:
+        return AsyncLimiter(1, 60 / requests_per_minute)
+    return AsyncLimiter(requests_per_minute, 60)
 
 
 def check_token_budget(input_tokens: int, output_tokens: int, tokens_per_minute: int | None) -> int:

@@ -7,9 +7,11 @@ a rate-limit wait event.
 
 Tokens are charged before the call from an estimate, since the real count is known only
 after: input is taken as one token per four characters of all message contents (rounded
-up), output as the request's `max_tokens`, else `default_max_tokens`. After a success the
-charge is settled against the response's real input plus output tokens; after a failure
-the input estimate stays charged and the output allowance is refunded.
+up), output as the request's `max_tokens`, else `default_max_tokens`, else the terminal
+provider's `config.max_output_tokens` (what it will send), else 4096. After a success the
+charge is settled against the response's real input plus output tokens (a server that
+reports no usage at all keeps the estimate charged); after a failure the input estimate
+stays charged and the output allowance is refunded.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import AsyncIterator
 
 from opentelemetry import trace
 
-from ashford_llm.middleware._base import Middleware, _option_value
+from ashford_llm.middleware._base import Middleware, _option_value, iter_layers
 from ashford_llm.middleware._limits import LimiterBackend, RateLimiter, RatePermit
 from ashford_llm.middleware._semconv import RATE_LIMIT_WAIT_EVENT, RATE_LIMIT_WAIT_S
 from ashford_llm.protocol import LLMProvider
@@ -28,6 +30,7 @@ from ashford_llm.types import CompletionRequest, CompletionResponse, StreamEnd, 
 __all__ = ["RateLimit", "estimate_input_tokens"]
 
 _VISIBLE_WAIT_S = 0.001
+_FALLBACK_MAX_TOKENS = 4096
 
 
 class RateLimit(Middleware):
@@ -41,7 +44,8 @@ class RateLimit(Middleware):
         max_concurrency: calls in flight at once; a stream holds its slot until it ends
             or is closed.
         default_max_tokens: the output allowance charged when a request sets no
-            `max_tokens` (this layer cannot see the provider's ModelConfig).
+            `max_tokens`; None takes the terminal provider's `config.max_output_tokens`
+            (found by walking the stack), else 4096.
         backend: a shared limiter instead of the three limits above, so several stacks
             draw on one quota: a RateLimiter within one process, a RedisRateLimiter across
             processes, or another LimiterBackend. The layer never closes it.
@@ -55,11 +59,13 @@ class RateLimit(Middleware):
         requests_per_minute: float | None = None,
         tokens_per_minute: int | None = None,
         max_concurrency: int | None = None,
-        default_max_tokens: int = 4096,
+        default_max_tokens: int | None = None,
         backend: LimiterBackend | None = None,
         limiter: LimiterBackend | None = None,
     ) -> None:
         super().__init__(inner)
+        if default_max_tokens is None:
+            default_max_tokens = _terminal_max_output_tokens(inner)
         if (
             isinstance(default_max_tokens, bool)
             or not isinstance(default_max_tokens, int)
@@ -104,7 +110,7 @@ class RateLimit(Middleware):
         except BaseException:
             await self.backend.release(permit)
             raise
-        await self.backend.settle(permit, _used_tokens(response))
+        await self.backend.settle(permit, _used_tokens(response, permit))
         return response
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
@@ -116,7 +122,7 @@ class RateLimit(Middleware):
             async for event in events:
                 if isinstance(event, StreamEnd):
                     settled = True
-                    await self.backend.settle(permit, _used_tokens(event.response))
+                    await self.backend.settle(permit, _used_tokens(event.response, permit))
                 yield event
         finally:
             try:
@@ -160,6 +166,19 @@ def estimate_input_tokens(request: CompletionRequest) -> int:
     return math.ceil(sum(len(message.content) for message in request.messages) / 4)
 
 
-def _used_tokens(response: CompletionResponse) -> int:
-    """Returns the tokens a finished call really used: input plus output."""
-    return response.input_tokens + response.output_tokens
+def _used_tokens(response: CompletionResponse, permit: RatePermit) -> int:
+    """Returns the tokens a finished call used: input plus output as the vendor reported.
+
+    A server that reports no usage at all (some OpenAI-compatible ones) leaves the estimate
+    charged, so the token limit still holds.
+    """
+    used = response.input_tokens + response.output_tokens
+    return used if used > 0 else permit.tokens
+
+
+def _terminal_max_output_tokens(inner: LLMProvider) -> int:
+    """Returns the terminal provider's configured max output tokens, else 4096."""
+    terminal = list(iter_layers(inner))[-1]
+    config = getattr(terminal, "config", None)
+    value = getattr(config, "max_output_tokens", None)
+    return value if isinstance(value, int) and not isinstance(value, bool) else _FALLBACK_MAX_TOKENS

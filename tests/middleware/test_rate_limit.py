@@ -17,6 +17,7 @@ from ashford_llm import (
     CompletionResponse,
     FatalError,
     InvalidRequestError,
+    ModelConfig,
     ServerError,
     StreamEnd,
 )
@@ -461,3 +462,52 @@ def test_rate_limit_rejects_bad_options_when_built(
 ) -> None:
     with pytest.raises(error):
         RateLimit(MockProvider(["ok"]), **options)  # type: ignore[arg-type]
+
+
+def test_rate_limit_below_one_request_per_minute_spaces_calls_out() -> None:
+    async def main() -> list[float]:
+        layer = RateLimit(MockProvider(["a", "b", "c"]), requests_per_minute=0.5)
+        return [await timed(layer, request()) for _ in range(3)]
+
+    assert run(main) == [NO_WAIT, pytest.approx(120.0), pytest.approx(120.0)]
+
+
+class ConfiguredMock(MockProvider):
+    """A mock terminal with a provider-style config, as RateLimit discovers it."""
+
+    def __init__(self, script: list[Any], max_output_tokens: int) -> None:
+        super().__init__(script)
+        self.config = ModelConfig("openai", "gpt-4o-mini", max_output_tokens=max_output_tokens)
+
+
+def test_rate_limit_charges_the_terminal_configs_max_output_tokens_by_default() -> None:
+    async def main() -> tuple[float, float]:
+        unbounded = CompletionRequest([ChatMessage.user("x" * 4)])  # 1 + 999: fits the budget
+        heavy = usage_of(10_000)(unbounded)
+        terminal = ConfiguredMock([heavy, "ok"], max_output_tokens=999)
+        layer = RateLimit(Retry(terminal), tokens_per_minute=1_000)
+        assert layer.default_max_tokens == 999
+        first = await timed(layer, unbounded)
+        return first, await timed(layer, unbounded)
+
+    first, second = run(main)
+    assert first == NO_WAIT
+    assert second > 0  # the first call really used 10_000 tokens: a debt to wait off
+
+
+def test_rate_limit_keeps_the_estimate_when_the_server_reports_no_usage() -> None:
+    async def main() -> float:
+        silent = CompletionResponse(
+            content="ok",
+            model="m",
+            input_tokens=0,
+            output_tokens=0,
+            latency_ms=0.0,
+            finish_reason="stop",
+            provider="mock",
+        )
+        layer = RateLimit(MockProvider([silent, "ok"]), tokens_per_minute=1_000)
+        await layer.complete(request(chars=4, max_tokens=999))  # 1000 estimated, 0 reported
+        return await timed(layer, request(chars=4, max_tokens=99))
+
+    assert run(main) == pytest.approx(6.0)  # 100 tokens at 1000 per minute
