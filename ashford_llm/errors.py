@@ -89,6 +89,8 @@ class LLMError(Exception):
         attempts: int | None = None,
         body_excerpt: str | None = None,
         should_retry: bool | None = None,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
     ) -> None:
         self.message = redact(message)
         self.provider = provider
@@ -101,6 +103,9 @@ class LLMError(Exception):
         self.body_excerpt = redact(body_excerpt) if body_excerpt is not None else None
         # The vendor's own verdict (`x-should-retry`); Retry never retries when it is False.
         self.should_retry = should_retry
+        # The usage a stream reported before it failed; None when unknown.
+        self.input_tokens = input_tokens
+        self.output_tokens = output_tokens
         super().__init__(self.message)
 
     def __str__(self) -> str:
@@ -194,10 +199,8 @@ class MidStreamError(RetryableError):
         output_tokens: int | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(message, **kwargs)
+        super().__init__(message, input_tokens=input_tokens, output_tokens=output_tokens, **kwargs)
         self.partial_text = partial_text
-        self.input_tokens = input_tokens
-        self.output_tokens = output_tokens
 
 
 class PermissionDeniedError(FatalError):

@@ -226,8 +226,8 @@ def _mid_stream(error: LLMError, partial_text: str, attempts: int) -> MidStreamE
     return MidStreamError(
         f"stream failed after text reached the caller: {type(error).__name__}: {error.message}",
         partial_text=partial_text,
-        input_tokens=getattr(error, "input_tokens", None),
-        output_tokens=getattr(error, "output_tokens", None),
+        input_tokens=error.input_tokens,
+        output_tokens=error.output_tokens,
         provider=error.provider,
         status=error.status,
         request_id=error.request_id,

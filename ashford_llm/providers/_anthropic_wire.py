@@ -165,6 +165,18 @@ class AnthropicStreamParser:
         """True once both message_start and message_stop arrived."""
         return self._started and self.done
 
+    @property
+    def usage(self) -> tuple[int | None, int | None]:
+        """The (input, output) tokens so far, normalised as in the final response."""
+        usage = self._usage
+        inputs = (
+            usage.input_tokens,
+            usage.cache_creation_input_tokens,
+            usage.cache_read_input_tokens,
+        )
+        known = [count for count in inputs if count is not None]
+        return (sum(known) if known else None), usage.output_tokens
+
     def _merge_usage(self, usage: _Usage | None) -> None:
         """Overwrites usage with the fields an event carries (Anthropic's counts are totals)."""
         if usage is None:

@@ -43,7 +43,7 @@ from ashford_llm.types import (
     TextDelta,
 )
 
-__all__ = ["HTTPProvider", "StreamParser"]
+__all__ = ["HTTPProvider", "StreamParser", "add_usage_so_far"]
 
 # What an httpx.AsyncClient made without `timeout=` has: 5 seconds for every phase.
 _HTTPX_DEFAULT = httpx.Timeout(5.0)
@@ -62,6 +62,11 @@ class StreamParser(Protocol):
         """True when everything needed for the final response arrived."""
         ...
 
+    @property
+    def usage(self) -> tuple[int | None, int | None]:
+        """The (input, output) tokens the stream reported so far; None where it has not."""
+        ...
+
     def feed(self, event: str, data: str) -> str | None:
         """Consumes one event; returns its text, or raises an LLMError for an error event."""
         ...
@@ -69,6 +74,15 @@ class StreamParser(Protocol):
     def response(self, latency_ms: float, request_id: str | None) -> CompletionResponse:
         """Builds the final response from what the stream carried."""
         ...
+
+
+def add_usage_so_far(error: LLMError, parser: StreamParser) -> None:
+    """Gives a stream's error the usage reported before it failed, unless it has its own."""
+    input_tokens, output_tokens = parser.usage
+    if error.input_tokens is None:
+        error.input_tokens = input_tokens
+    if error.output_tokens is None:
+        error.output_tokens = output_tokens
 
 
 class HTTPProvider:
@@ -195,26 +209,30 @@ class HTTPProvider:
         started = time.perf_counter()
         parser = self._stream_parser()
         request_id: str | None = None
-        with map_httpx_errors(self.provider_name):
-            async with self._open_stream(body) as response:
-                request_id = self._request_id(response.headers)
-                async for sse in EventSource(response).aiter_sse():
-                    try:
-                        text = parser.feed(sse.event, sse.data)
-                    except LLMError as error:
-                        error.provider = error.provider or self.provider_name
-                        error.request_id = error.request_id or request_id
-                        raise
-                    if text:
-                        yield TextDelta(text)
-                    if parser.done:
-                        break
-        if not parser.complete:
-            raise ResponseDecodeError(
-                "the stream ended before its terminal event",
-                provider=self.provider_name,
-                request_id=request_id,
-            )
+        try:
+            with map_httpx_errors(self.provider_name):
+                async with self._open_stream(body) as response:
+                    request_id = self._request_id(response.headers)
+                    async for sse in EventSource(response).aiter_sse():
+                        try:
+                            text = parser.feed(sse.event, sse.data)
+                        except LLMError as error:
+                            error.provider = error.provider or self.provider_name
+                            error.request_id = error.request_id or request_id
+                            raise
+                        if text:
+                            yield TextDelta(text)
+                        if parser.done:
+                            break
+            if not parser.complete:
+                raise ResponseDecodeError(
+                    "the stream ended before its terminal event",
+                    provider=self.provider_name,
+                    request_id=request_id,
+                )
+        except LLMError as error:
+            add_usage_so_far(error, parser)
+            raise
         latency_ms = (time.perf_counter() - started) * 1000.0
         yield StreamEnd(parser.response(latency_ms, request_id))
 

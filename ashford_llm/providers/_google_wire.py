@@ -169,6 +169,17 @@ class GoogleStreamParser:
         """True once a chunk carried a finishReason."""
         return self.finish is not None
 
+    @property
+    def usage(self) -> tuple[int | None, int | None]:
+        """The (input, output) tokens of the last usage seen; output includes thoughts."""
+        usage = self._usage
+        known = [
+            count
+            for count in (usage.candidates_token_count, usage.thoughts_token_count)
+            if count is not None
+        ]
+        return usage.prompt_token_count, (sum(known) if known else None)
+
     def feed(self, event: str, data: str) -> str | None:
         """Consumes one chunk; returns its text, or raises for an error or a blocked prompt."""
         chunk = decode_json(_RESPONSE_DECODER, data, provider=self.provider, what="a stream chunk")

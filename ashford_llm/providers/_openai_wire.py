@@ -206,6 +206,13 @@ class OpenAIStream:
         """True once `[DONE]` arrived: the server ended the stream, it was not cut."""
         return self.done
 
+    @property
+    def usage(self) -> tuple[int | None, int | None]:
+        """The (input, output) tokens of the usage chunk, if one arrived."""
+        if self._usage is None:
+            return None, None
+        return self._usage.prompt_tokens, self._usage.completion_tokens
+
     def feed(self, event: str, data: str) -> str | None:
         """Consumes one chunk; returns its text, or raises for an error chunk."""
         if data == "[DONE]":

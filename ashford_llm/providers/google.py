@@ -32,7 +32,7 @@ import msgspec
 
 from ashford_llm.config import ModelConfig
 from ashford_llm.errors import InvalidRequestError, LLMError, ResponseDecodeError
-from ashford_llm.providers._base import HTTPProvider
+from ashford_llm.providers._base import HTTPProvider, add_usage_so_far
 from ashford_llm.providers._google_errors import error_in_body, parse_error
 from ashford_llm.providers._google_wire import GoogleStreamParser, parse_response
 from ashford_llm.providers._http import excerpt, map_httpx_errors
@@ -216,6 +216,7 @@ class GoogleProvider(HTTPProvider):
                         )
                 except LLMError as error:
                     error.provider = self.provider_name
+                    add_usage_so_far(error, parser)
                     raise
         latency_ms = (time.perf_counter() - started) * 1000.0
         yield StreamEnd(parser.response(latency_ms, None))

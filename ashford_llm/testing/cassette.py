@@ -77,8 +77,8 @@ class RecordedError(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             should_retry=error.should_retry,
             output=_redacted(getattr(error, "output", None)),
             partial_text=_redacted(getattr(error, "partial_text", None)),
-            input_tokens=getattr(error, "input_tokens", None),
-            output_tokens=getattr(error, "output_tokens", None),
+            input_tokens=error.input_tokens,
+            output_tokens=error.output_tokens,
         )
 
     def rebuild(self) -> Exception:
@@ -97,8 +97,6 @@ class RecordedError(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             extra["output"] = self.output or ""
         if issubclass(kind, MidStreamError):
             extra["partial_text"] = self.partial_text or ""
-            extra["input_tokens"] = self.input_tokens
-            extra["output_tokens"] = self.output_tokens
         return kind(
             self.message,
             provider=self.provider,
@@ -110,6 +108,8 @@ class RecordedError(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             attempts=self.attempts,
             body_excerpt=self.body_excerpt,
             should_retry=self.should_retry,
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
             **extra,
         )
 

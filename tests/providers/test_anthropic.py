@@ -16,6 +16,7 @@ from ashford_llm.errors import (
     InvalidRequestError,
     LLMError,
     LLMTimeoutError,
+    MidStreamError,
     MissingCredentialsError,
     NetworkError,
     PermissionDeniedError,
@@ -24,6 +25,8 @@ from ashford_llm.errors import (
     ResponseDecodeError,
     ServerError,
 )
+from ashford_llm.middleware import Retry
+from ashford_llm.protocol import LLMProvider
 from ashford_llm.providers import AnthropicProvider
 from tests.providers.real_recordings import recordings, replay
 
@@ -136,7 +139,7 @@ def sent(route: respx.Route, index: int = -1) -> dict[str, Any]:
     return body
 
 
-async def collect(p: AnthropicProvider, request: CompletionRequest = HELLO) -> list[Any]:
+async def collect(p: LLMProvider, request: CompletionRequest = HELLO) -> list[Any]:
     return [event async for event in p.stream(request)]
 
 
@@ -542,6 +545,24 @@ async def test_an_error_event_mid_stream_raises_its_class(
     assert caught.value.error_type == error_type
     assert caught.value.provider == "anthropic"
     assert caught.value.request_id == "req_body_1"  # the event's own id wins over the header
+
+
+async def no_wait(seconds: float) -> None:
+    """Retry's sleep, in tests that must not wait."""
+
+
+@respx.mock
+async def test_an_error_event_mid_stream_carries_the_usage_so_far_into_mid_stream_error() -> None:
+    overloaded = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    events = [*stream_events("Hello")[:4], ("error", overloaded)]
+    respx.post(URL).mock(return_value=event_stream(sse(*events)))
+    with pytest.raises(ServerError) as caught:
+        await collect(provider())
+    assert (caught.value.input_tokens, caught.value.output_tokens) == (114, 1)
+    with pytest.raises(MidStreamError) as wrapped:
+        await collect(Retry(provider(), sleep=no_wait))
+    assert wrapped.value.partial_text == "Hello"
+    assert (wrapped.value.input_tokens, wrapped.value.output_tokens) == (114, 1)
 
 
 @respx.mock

@@ -637,6 +637,28 @@ async def test_an_error_event_mid_stream_raises_its_class(
     assert caught.value.error_type == error["error"]["status"]
 
 
+USAGE_SO_FAR = {"promptTokenCount": 12, "candidatesTokenCount": 2, "thoughtsTokenCount": 5}
+
+
+@respx.mock
+async def test_an_error_event_mid_stream_carries_the_usage_so_far() -> None:
+    error = status_body(503, "UNAVAILABLE", "The model is overloaded.")
+    respx.post(STREAM_URL).mock(
+        return_value=event_stream(sse(chunk("Par", usage=USAGE_SO_FAR), error))
+    )
+    with pytest.raises(ServerError) as caught:
+        await collect(provider())
+    assert (caught.value.input_tokens, caught.value.output_tokens) == (12, 7)
+
+
+@respx.mock
+async def test_a_stream_cut_after_usage_carries_the_usage_so_far() -> None:
+    respx.post(STREAM_URL).mock(return_value=event_stream(sse(chunk("Par", usage=USAGE_SO_FAR))))
+    with pytest.raises(ResponseDecodeError) as caught:
+        await collect(provider())
+    assert (caught.value.input_tokens, caught.value.output_tokens) == (12, 7)
+
+
 @respx.mock
 async def test_a_plain_json_error_after_stream_chunks_raises_its_class() -> None:
     error = json.dumps(status_body(503, "UNAVAILABLE", "overloaded"), indent=2).encode()

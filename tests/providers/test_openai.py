@@ -542,6 +542,17 @@ async def test_stream_cut_before_done_raises_after_the_text(handler: Handler) ->
     assert texts
 
 
+async def test_a_stream_cut_after_its_usage_chunk_carries_the_usage() -> None:
+    error = await failure(answer_stream_cut_after_finish, stream=True)
+    assert isinstance(error, ResponseDecodeError)
+    assert (error.input_tokens, error.output_tokens) == (12, 3)
+
+
+async def test_a_stream_cut_before_any_usage_carries_none() -> None:
+    error = await failure(answer_stream_cut, stream=True)
+    assert (error.input_tokens, error.output_tokens) == (None, None)
+
+
 def answer_stream_truncated_json(request: httpx.Request) -> httpx.Response:
     return sse(chunk("Hel") + 'data: {"id": "chatcmpl-s1", "choi\n\n')
 
