@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Self
 from ashford_llm.protocol import LLMProvider
 from ashford_llm.types import CompletionRequest, CompletionResponse, StreamEvent
 
-__all__ = ["Middleware", "iter_layers"]
+__all__ = ["Middleware", "close_stream", "iter_layers"]
 
 
 class Middleware:
@@ -75,6 +75,13 @@ def _option_value(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return repr(value)
+
+
+async def close_stream(events: AsyncIterator[StreamEvent]) -> None:
+    """Closes an inner stream, if it can be closed, so its cleanup (an HTTP connection) runs now."""
+    aclose = getattr(events, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 def iter_layers(provider: LLMProvider) -> Iterator[LLMProvider]:

@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 
 from ashford_llm.errors import JsonValidationError
-from ashford_llm.middleware._base import Middleware
+from ashford_llm.middleware._base import Middleware, close_stream
 from ashford_llm.protocol import LLMProvider
 from ashford_llm.types import (
     ChatMessage,
@@ -132,9 +132,7 @@ class JsonValidation(Middleware):
                     event = StreamEnd(self._parsed(request, event.response))
                 yield event
         finally:
-            aclose = getattr(events, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await close_stream(events)
 
     def _applies(self, request: CompletionRequest) -> bool:
         """Says whether this request's answer must be JSON."""

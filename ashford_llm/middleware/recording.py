@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Literal
 
 from ashford_llm.errors import LLMError
-from ashford_llm.middleware._base import Middleware
+from ashford_llm.middleware._base import Middleware, close_stream
 from ashford_llm.protocol import LLMProvider
 from ashford_llm.testing.cassette import Cassette, RecordedCall, RecordedError
 from ashford_llm.types import CompletionRequest, CompletionResponse, StreamEnd, StreamEvent
@@ -76,9 +76,7 @@ class Recorder(Middleware):
             error = raised
             raise
         finally:
-            aclose = getattr(inner, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await close_stream(inner)
             self._record(request, "stream", started_at, start, events=events, error=error)
 
     def save(self, path: str | os.PathLike[str]) -> None:

@@ -22,7 +22,7 @@ import msgspec
 from opentelemetry import trace
 
 from ashford_llm.errors import FatalError, LLMError, MidStreamError, RetryableError
-from ashford_llm.middleware._base import Middleware
+from ashford_llm.middleware._base import Middleware, close_stream
 from ashford_llm.middleware._semconv import ERROR_TYPE, RETRY_ATTEMPT, RETRY_DELAY_S, RETRY_EVENT
 from ashford_llm.protocol import LLMProvider
 from ashford_llm.types import (
@@ -157,7 +157,7 @@ class Retry(Middleware):
                     raise
                 await self._announce(error, attempt, delay)
             finally:
-                await _close(events)
+                await close_stream(events)
             await self.sleep(delay)
             attempt += 1
 
@@ -238,13 +238,6 @@ def _mid_stream(error: LLMError, partial_text: str, attempts: int) -> MidStreamE
         body_excerpt=error.body_excerpt,
         should_retry=error.should_retry,
     )
-
-
-async def _close(events: AsyncIterator[StreamEvent]) -> None:
-    """Closes an inner stream so its cleanup (the HTTP connection) runs now."""
-    aclose = getattr(events, "aclose", None)
-    if aclose is not None:
-        await aclose()
 
 
 def _seconds(option: str, value: float, *, positive: bool = False) -> float:

@@ -16,7 +16,7 @@ import math
 from collections.abc import AsyncIterator
 
 from ashford_llm.errors import LLMTimeoutError
-from ashford_llm.middleware._base import Middleware
+from ashford_llm.middleware._base import Middleware, close_stream
 from ashford_llm.protocol import LLMProvider
 from ashford_llm.types import CompletionRequest, CompletionResponse, StreamEvent
 
@@ -105,9 +105,7 @@ class Timeout(Middleware):
                 first = False
                 yield event
         finally:
-            aclose = getattr(events, "aclose", None)
-            if aclose is not None:
-                await aclose()
+            await close_stream(events)
 
     def _expired(self, limit: str, seconds: float | None) -> LLMTimeoutError:
         """Builds the error for a stream deadline that passed."""

@@ -16,7 +16,7 @@ from opentelemetry import _logs, context, metrics, trace
 from opentelemetry.trace import SpanKind
 
 from ashford_llm.middleware import _semconv as sc
-from ashford_llm.middleware._base import Middleware, iter_layers
+from ashford_llm.middleware._base import Middleware, close_stream, iter_layers
 from ashford_llm.middleware._tracing_call import AttributeValue, CallRecord, Instruments
 from ashford_llm.middleware._tracing_content import (
     CaptureMode,
@@ -195,12 +195,9 @@ class Tracing(Middleware):
 
 async def _close(events: AsyncIterator[StreamEvent], span_context: context.Context) -> None:
     """Closes the inner stream (if it can be closed) with the call's span current."""
-    aclose = getattr(events, "aclose", None)
-    if aclose is None:
-        return
     token = context.attach(span_context)
     try:
-        await aclose()
+        await close_stream(events)
     finally:
         context.detach(token)
 
