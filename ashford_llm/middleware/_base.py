@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, overload
 
 from ashford_llm.protocol import LLMProvider
 from ashford_llm.types import CompletionRequest, CompletionResponse, StreamEvent
 
-__all__ = ["Middleware", "close_stream", "iter_layers"]
+__all__ = ["Middleware", "check_seconds", "close_stream", "iter_layers"]
 
 
 class Middleware:
@@ -75,6 +76,37 @@ def _option_value(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return repr(value)
+
+
+@overload
+def check_seconds(option: str, value: float, *, positive: bool = ...) -> float: ...
+
+
+@overload
+def check_seconds(
+    option: str, value: float | None, *, positive: bool = ..., allow_none: bool
+) -> float | None: ...
+
+
+def check_seconds(
+    option: str, value: float | None, *, positive: bool = False, allow_none: bool = False
+) -> float | None:
+    """Checks a duration option: a finite number >= 0 (> 0 when `positive`), or None if allowed.
+
+    Raises ValueError naming the option, so a bad stack fails when it is built.
+    """
+    if value is None and allow_none:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value < 0
+        or (positive and value == 0)
+    ):
+        bound = ("> 0" if positive else ">= 0") + (" or None" if allow_none else "")
+        raise ValueError(f"{option} must be a finite number of seconds {bound}, got {value!r}")
+    return float(value)
 
 
 async def close_stream(events: AsyncIterator[StreamEvent]) -> None:

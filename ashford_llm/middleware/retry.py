@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import math
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -22,7 +21,7 @@ import msgspec
 from opentelemetry import trace
 
 from ashford_llm.errors import FatalError, LLMError, MidStreamError, RetryableError
-from ashford_llm.middleware._base import Middleware, close_stream
+from ashford_llm.middleware._base import Middleware, check_seconds, close_stream
 from ashford_llm.middleware._semconv import ERROR_TYPE, RETRY_ATTEMPT, RETRY_DELAY_S, RETRY_EVENT
 from ashford_llm.protocol import LLMProvider
 from ashford_llm.types import (
@@ -94,11 +93,11 @@ class Retry(Middleware):
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise ValueError(f"max_retries must be an int >= 0, got {max_retries!r}")
         self.max_retries = max_retries
-        self.base_delay = _seconds("base_delay", base_delay)
-        self.max_delay = _seconds("max_delay", max_delay)
+        self.base_delay = check_seconds("base_delay", base_delay)
+        self.max_delay = check_seconds("max_delay", max_delay)
         if self.max_delay < self.base_delay:
             raise ValueError(f"max_delay ({max_delay}) must not be below base_delay ({base_delay})")
-        self.budget = None if budget is None else _seconds("budget", budget, positive=True)
+        self.budget = check_seconds("budget", budget, positive=True, allow_none=True)
         for option, value in (("jitter", jitter), ("clock", clock), ("sleep", sleep)):
             if not callable(value):
                 raise TypeError(f"{option} must be callable, got {type(value).__name__}")
@@ -238,17 +237,3 @@ def _mid_stream(error: LLMError, partial_text: str, attempts: int) -> MidStreamE
         body_excerpt=error.body_excerpt,
         should_retry=error.should_retry,
     )
-
-
-def _seconds(option: str, value: float, *, positive: bool = False) -> float:
-    """Checks a duration option: a finite number >= 0 (> 0 when `positive`)."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value < 0
-        or (positive and value == 0)
-    ):
-        bound = "> 0" if positive else ">= 0"
-        raise ValueError(f"{option} must be a finite number of seconds {bound}, got {value!r}")
-    return float(value)

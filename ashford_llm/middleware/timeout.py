@@ -12,11 +12,10 @@ task is started: the deadlines are `asyncio.timeout` scopes in the caller's own 
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import AsyncIterator
 
 from ashford_llm.errors import LLMTimeoutError
-from ashford_llm.middleware._base import Middleware, close_stream
+from ashford_llm.middleware._base import Middleware, _option_value, check_seconds, close_stream
 from ashford_llm.protocol import LLMProvider
 from ashford_llm.types import CompletionRequest, CompletionResponse, StreamEvent
 
@@ -48,16 +47,16 @@ class Timeout(Middleware):
         idle: float | None = None,
     ) -> None:
         super().__init__(inner)
-        self.total = _limit("total", total)
-        self.first_token = _limit("first_token", first_token)
-        self.idle = _limit("idle", idle)
+        self.total = check_seconds("total", total, positive=True, allow_none=True)
+        self.first_token = check_seconds("first_token", first_token, positive=True, allow_none=True)
+        self.idle = check_seconds("idle", idle, positive=True, allow_none=True)
         if total is None and first_token is None and idle is None:
             raise ValueError("Timeout needs at least one of total, first_token or idle")
 
     def describe(self) -> str:
         """Returns this layer alone with the deadlines that are set, e.g. `Timeout(total=30)`."""
         options = ", ".join(
-            f"{option}={_format(value)}"
+            f"{option}={_option_value(value)}"
             for option in self.repr_options
             if (value := getattr(self, option)) is not None
         )
@@ -74,7 +73,9 @@ class Timeout(Middleware):
         except TimeoutError as exc:
             if not scope.expired():
                 raise
-            raise self._error(f"the call took longer than total={_format(self.total)}s") from exc
+            raise self._error(
+                f"the call took longer than total={_option_value(self.total)}s"
+            ) from exc
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
         """Yields the inner events, each within its deadline, closing the inner stream early."""
@@ -114,29 +115,8 @@ class Timeout(Middleware):
             "idle": "no event arrived within",
             "total": "the stream took longer than",
         }[limit]
-        return self._error(f"{what} {limit}={_format(seconds)}s")
+        return self._error(f"{what} {limit}={_option_value(seconds)}s")
 
     def _error(self, message: str) -> LLMTimeoutError:
         """Builds an LLMTimeoutError naming the provider."""
         return LLMTimeoutError(message, provider=self.name)
-
-
-def _limit(option: str, value: float | None) -> float | None:
-    """Checks a deadline option: None or a finite number of seconds > 0."""
-    if value is None:
-        return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ValueError(f"{option} must be a finite number of seconds > 0 or None, got {value!r}")
-    return float(value)
-
-
-def _format(seconds: float | None) -> str:
-    """Formats seconds compactly: 30.0 as 30."""
-    if seconds is not None and seconds.is_integer():
-        return str(int(seconds))
-    return repr(seconds)
