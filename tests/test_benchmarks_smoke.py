@@ -9,17 +9,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 RUN = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
 CLIENTS = ["httpx+msgspec (floor)", "ashford bare", "ashford stack"]
 QUICK = ["--quick", "--no-chart", "--clients", ",".join(CLIENTS)]
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(180)
 def test_quick_benchmark_writes_table_and_json(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, str(RUN), *QUICK, "--out", str(tmp_path)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=170,
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
