@@ -130,7 +130,10 @@ class LLMError(Exception):
         return f"{type(self).__name__}({str(self)!r})"
 
     def context(self) -> dict[str, Any]:
-        """Returns the error's attributes as a plain dict, for logs and cassettes."""
+        """Returns the error's attributes as a plain dict, for logs and cassettes.
+
+        It holds every constructor option, so `type(e)(**e.context())` rebuilds the error.
+        """
         return {
             "message": self.message,
             "provider": self.provider,
@@ -140,6 +143,10 @@ class LLMError(Exception):
             "error_type": self.error_type,
             "error_code": self.error_code,
             "attempts": self.attempts,
+            "body_excerpt": self.body_excerpt,
+            "should_retry": self.should_retry,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
         }
 
 
@@ -186,6 +193,10 @@ class JsonValidationError(RetryableError):
         super().__init__(message, **kwargs)
         self.output = output
 
+    def context(self) -> dict[str, Any]:
+        """Returns the error's attributes, the model's output included."""
+        return super().context() | {"output": self.output}
+
 
 class MidStreamError(RetryableError):
     """A stream failed after text reached the caller; carries what arrived so far."""
@@ -201,6 +212,10 @@ class MidStreamError(RetryableError):
     ) -> None:
         super().__init__(message, input_tokens=input_tokens, output_tokens=output_tokens, **kwargs)
         self.partial_text = partial_text
+
+    def context(self) -> dict[str, Any]:
+        """Returns the error's attributes, the partial text included."""
+        return super().context() | {"partial_text": self.partial_text}
 
 
 class PermissionDeniedError(FatalError):

@@ -1,3 +1,5 @@
+import inspect
+
 import pytest
 
 from ashford_llm import errors
@@ -6,8 +8,10 @@ from ashford_llm.errors import (
     AuthenticationError,
     FatalError,
     InvalidRequestError,
+    JsonValidationError,
     LLMError,
     LLMTimeoutError,
+    MidStreamError,
     PermissionDeniedError,
     RateLimitError,
     RetryableError,
@@ -109,3 +113,43 @@ def test_redact_removes_given_secrets_and_bearer_tokens() -> None:
 
 def test_redact_leaves_ordinary_words() -> None:
     assert redact("task-abcdefghij failed") == "task-abcdefghij failed"
+
+
+def constructor_options(cls: type[LLMError]) -> set[str]:
+    """The names an error class's constructor takes, its base's included."""
+    names: set[str] = set()
+    for kind in cls.__mro__:
+        init = kind.__dict__.get("__init__")
+        if init is not None and kind is not Exception:
+            names |= {
+                name
+                for name, parameter in inspect.signature(init).parameters.items()
+                if name != "self" and parameter.kind is not inspect.Parameter.VAR_KEYWORD
+            }
+        if kind is LLMError:
+            break
+    return names
+
+
+@pytest.mark.parametrize("cls", [LLMError, JsonValidationError, MidStreamError])
+def test_context_holds_every_constructor_option(cls: type[LLMError]) -> None:
+    assert set(cls("boom").context()) == constructor_options(cls)
+
+
+def test_context_round_trips_an_error() -> None:
+    error = MidStreamError(
+        "cut",
+        partial_text="Hel",
+        input_tokens=12,
+        output_tokens=3,
+        provider="openai",
+        status=502,
+        body_excerpt="<html>",
+        should_retry=False,
+        attempts=2,
+    )
+    context = error.context()
+    rebuilt = MidStreamError(**context)
+    assert rebuilt.context() == error.context()
+    assert (context["body_excerpt"], context["should_retry"]) == ("<html>", False)
+    assert JsonValidationError("bad", output="{").context()["output"] == "{"

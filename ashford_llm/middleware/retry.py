@@ -222,18 +222,12 @@ class Retry(Middleware):
 
 def _mid_stream(error: LLMError, partial_text: str, attempts: int) -> MidStreamError:
     """Wraps a retryable failure after text reached the caller, keeping its context."""
+    # LLMError's own fields: a subclass's extras (a JsonValidationError's output) do not fit.
+    context = LLMError.context(error)
+    message = context.pop("message")
+    context["attempts"] = attempts
     return MidStreamError(
-        f"stream failed after text reached the caller: {type(error).__name__}: {error.message}",
+        f"stream failed after text reached the caller: {type(error).__name__}: {message}",
         partial_text=partial_text,
-        input_tokens=error.input_tokens,
-        output_tokens=error.output_tokens,
-        provider=error.provider,
-        status=error.status,
-        request_id=error.request_id,
-        retry_after=error.retry_after,
-        error_type=error.error_type,
-        error_code=error.error_code,
-        attempts=attempts,
-        body_excerpt=error.body_excerpt,
-        should_retry=error.should_retry,
+        **context,
     )

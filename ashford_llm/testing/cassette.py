@@ -14,7 +14,7 @@ import builtins
 import os
 import sys
 from pathlib import Path
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 import msgspec
 
@@ -62,24 +62,13 @@ class RecordedError(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             for kind in type(error).__mro__
             if kind.__module__.startswith("ashford_llm") and not kind.__name__.startswith("_")
         )
-        return cls(
-            error_class=error_type.__qualname__,
-            module=error_type.__module__,
-            message=redact(error.message),
-            provider=error.provider,
-            status=error.status,
-            request_id=error.request_id,
-            retry_after=error.retry_after,
-            error_type=error.error_type,
-            error_code=error.error_code,
-            attempts=error.attempts,
-            body_excerpt=_redacted(error.body_excerpt),
-            should_retry=error.should_retry,
-            output=_redacted(getattr(error, "output", None)),
-            partial_text=_redacted(getattr(error, "partial_text", None)),
-            input_tokens=error.input_tokens,
-            output_tokens=error.output_tokens,
-        )
+        # Only the fields the format has: a subclass may add others to its context.
+        fields: dict[str, Any] = {
+            name: redact(value) if name in _TEXTS and value is not None else value
+            for name, value in error.context().items()
+            if name in cls.__struct_fields__
+        }
+        return cls(error_class=error_type.__qualname__, module=error_type.__module__, **fields)
 
     def rebuild(self) -> Exception:
         """Returns a fresh exception of the recorded class with the recorded attributes.
@@ -199,9 +188,8 @@ class _Version(msgspec.Struct):
     version: int
 
 
-def _redacted(text: str | None) -> str | None:
-    """Redacts optional text."""
-    return None if text is None else redact(text)
+_TEXTS = frozenset(("message", "body_excerpt", "output", "partial_text"))
+"""The recorded fields holding free text, which pass through `redact`."""
 
 
 _ENCODER = msgspec.json.Encoder()

@@ -11,11 +11,13 @@ from ashford_llm import (
     ClientBuilder,
     CompletionRequest,
     CompletionResponse,
+    JsonValidationError,
     LLMError,
     MidStreamError,
     ModelConfig,
     QuotaExhaustedError,
     RateLimitError,
+    ServerError,
     StreamEnd,
     StreamEvent,
     TextDelta,
@@ -228,6 +230,23 @@ async def test_errors_come_back_as_their_class_with_attributes() -> None:
         await Replay([recorded]).complete(FIRST)
     assert caught.value.context() == error.context()
     assert caught.value is not error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ServerError("cut", status=502, body_excerpt="<html>", should_retry=False, input_tokens=9),
+        MidStreamError("cut", partial_text="Hel", input_tokens=12, output_tokens=3, attempts=2),
+        JsonValidationError("not JSON", output="{", attempts=1),
+    ],
+)
+def test_a_recorded_error_keeps_its_whole_context(error: LLMError) -> None:
+    recorded = RecordedError.from_exception(error)
+    decoded = msgspec.json.decode(msgspec.json.encode(recorded), type=RecordedError)
+    rebuilt = decoded.rebuild()
+    assert type(rebuilt) is type(error)
+    assert isinstance(rebuilt, LLMError)
+    assert rebuilt.context() == error.context()
 
 
 def test_builtin_errors_rebuild_as_themselves() -> None:
