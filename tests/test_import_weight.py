@@ -78,3 +78,15 @@ def test_using_a_layer_loads_what_it_needs() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert "opentelemetry" in result.stdout.split(",")
+
+
+def test_production_layers_do_not_import_the_testing_package() -> None:
+    probe = (
+        "import sys\n"
+        "import ashford_llm.middleware.recording\n"
+        "print(sorted(m for m in sys.modules if m.startswith('ashford_llm.testing')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -14,10 +14,10 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Literal
 
+from ashford_llm.cassette import Cassette, RecordedCall, RecordedError
 from ashford_llm.errors import LLMError
 from ashford_llm.middleware._base import Middleware, close_stream
 from ashford_llm.protocol import LLMProvider
-from ashford_llm.testing.cassette import Cassette, RecordedCall, RecordedError
 from ashford_llm.types import CompletionRequest, CompletionResponse, StreamEnd, StreamEvent
 
 __all__ = ["RecordedCall", "Recorder"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ashford_llm.testing.cassette import Cassette
+from ashford_llm.cassette import Cassette  # the format lives beside config: Recorder writes it
 from ashford_llm.testing.mock import MockProvider, MockStream, ScriptExhaustedError
 from ashford_llm.testing.replay import Replay, ReplayMismatchError
 

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import Literal, Self
 
-from ashford_llm.testing.cassette import Cassette, RecordedCall
+from ashford_llm.cassette import Cassette, RecordedCall
 from ashford_llm.types import (
     CompletionRequest,
     CompletionResponse,

@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ashford_llm import ChatMessage, CompletionRequest, CompletionResponse, ModelConfig, StackConfig
+from ashford_llm.cassette import Cassette, RecordedCall, RecordedError
 from ashford_llm.config import ConfigError
 from ashford_llm.errors import LLMError, ServerError
-from ashford_llm.testing.cassette import Cassette, RecordedCall, RecordedError
 from tests.reliability.vendors import VENDORS, make_provider
 
 T = TypeVar("T")

@@ -6,6 +6,9 @@ Errors are stored as their class name and attributes and rebuilt as the same ash
 error class; messages pass through `redact`, so no credential reaches the file.
 `CompletionResponse.parsed` is not stored: it is derived data whose Python type JSON cannot
 keep; put JsonValidation above Replay to decode it again.
+
+It is a data format, like `config`, not a test double: the Recorder layer writes it in
+production code, so it lives outside `ashford_llm.testing` (which re-exports `Cassette`).
 """
 
 from __future__ import annotations
