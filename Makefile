@@ -11,6 +11,9 @@ PIP := --quiet --disable-pip-version-check
 PHOENIX_VENV := .venv-phoenix
 PHOENIX_STAMP := $(PHOENIX_VENV)/.installed
 PHOENIX_VERSION := 20.26.1
+# The benchmarks compare with peer libraries, installed only in their own environment.
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
 
 .PHONY: demo test lint typecheck pytest bench soak services clean
 
@@ -26,6 +29,12 @@ $(PHOENIX_STAMP):
 	$(PHOENIX_VENV)/bin/python -m pip install $(PIP) --upgrade pip
 	$(PHOENIX_VENV)/bin/python -m pip install $(PIP) 'arize-phoenix==$(PHOENIX_VERSION)'
 	@touch $(PHOENIX_STAMP)
+
+$(BENCH_STAMP): pyproject.toml benchmarks/requirements-peers.txt
+	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install $(PIP) --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install $(PIP) -e '.[otel,aiohttp]' -r benchmarks/requirements-peers.txt
+	@touch $(BENCH_STAMP)
 
 # Debian's redis-server for the shared rate-limit tests (installed once; needs root or sudo).
 services:
@@ -48,11 +57,11 @@ pytest: $(STAMP) $(PHOENIX_STAMP) services
 
 test: lint typecheck pytest
 
-bench: $(STAMP)
-	$(PY) benchmarks/run.py
+bench: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python benchmarks/run.py
 
 soak: $(STAMP)
 	$(PY) benchmarks/soak.py
 
 clean:
-	rm -rf $(VENV) $(PHOENIX_VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(PHOENIX_VENV) $(BENCH_VENV) .mypy_cache .ruff_cache .pytest_cache
