@@ -8,7 +8,7 @@ from typing import Protocol, Self, runtime_checkable
 
 from ashford_llm.types import CompletionRequest, CompletionResponse, StreamEvent
 
-__all__ = ["LLMProvider"]
+__all__ = ["AsyncCloseable", "LLMProvider"]
 
 
 @runtime_checkable
@@ -44,3 +44,25 @@ class LLMProvider(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
+
+
+class AsyncCloseable:
+    """aclose() plus the async context manager that calls it.
+
+    Providers, layers and test doubles inherit it, so `async with handler:` closes them
+    however the block ends; a subclass overrides `aclose` with its own cleanup.
+    """
+
+    async def aclose(self) -> None:
+        """Releases resources; this default holds none."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator, Iterator
-from types import TracebackType
-from typing import Any, ClassVar, Self, overload
+from typing import Any, ClassVar, overload
 
-from ashford_llm.protocol import LLMProvider
+from ashford_llm.protocol import AsyncCloseable, LLMProvider
 from ashford_llm.types import CompletionRequest, CompletionResponse, StreamEvent
 
 __all__ = ["Middleware", "check_seconds", "close_stream", "iter_layers"]
 
 
-class Middleware:
+class Middleware(AsyncCloseable):
     """Forwards everything to `inner`; a layer overrides `complete` and `stream`.
 
     `repr_options` names the attributes shown in the layer's repr, so a stack prints as
@@ -45,17 +44,6 @@ class Middleware:
     async def aclose(self) -> None:
         """Closes the inner handler."""
         await self.inner.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def describe(self) -> str:
         """Returns this layer alone, e.g. `Retry(max_retries=4)`."""

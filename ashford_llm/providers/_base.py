@@ -12,8 +12,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from types import TracebackType
-from typing import Any, ClassVar, Protocol, Self
+from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -21,6 +20,7 @@ from httpx_sse import EventSource
 
 from ashford_llm.config import ModelConfig
 from ashford_llm.errors import InvalidRequestError, LLMError, ResponseDecodeError, redact
+from ashford_llm.protocol import AsyncCloseable
 from ashford_llm.providers._http import (
     DEFAULT_LIMITS,
     DEFAULT_TIMEOUT,
@@ -85,7 +85,7 @@ def add_usage_so_far(error: LLMError, parser: StreamParser) -> None:
         error.output_tokens = output_tokens
 
 
-class HTTPProvider:
+class HTTPProvider(AsyncCloseable):
     """Base of the vendor providers: client, credentials, 401 refresh, errors, SSE loop.
 
     Args:
@@ -329,17 +329,6 @@ class HTTPProvider:
         """Closes the HTTP client if this provider created it."""
         if self._owns_client:
             await self._client.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.config.model!r})"

@@ -7,9 +7,9 @@ import inspect
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self, TypeAlias
+from typing import TypeAlias
 
+from ashford_llm.protocol import AsyncCloseable
 from ashford_llm.types import (
     CompletionRequest,
     CompletionResponse,
@@ -50,7 +50,7 @@ class ScriptExhaustedError(AssertionError):
 _WORDS = re.compile(r"\S+\s*|\s+")
 
 
-class MockProvider:
+class MockProvider(AsyncCloseable):
     """Answers from a script and records every request it receives.
 
     Args:
@@ -160,17 +160,6 @@ class MockProvider:
     async def aclose(self) -> None:
         """Marks the mock closed, so tests can check that stacks close their terminal."""
         self.closed = True
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         return f"MockProvider(name={self._name!r}, model={self.model!r})"

@@ -10,10 +10,10 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import AsyncIterator, Sequence
-from types import TracebackType
-from typing import Literal, Self
+from typing import Literal
 
 from ashford_llm.cassette import Cassette, RecordedCall
+from ashford_llm.protocol import AsyncCloseable
 from ashford_llm.types import (
     CompletionRequest,
     CompletionResponse,
@@ -33,7 +33,7 @@ class ReplayMismatchError(AssertionError):
     """Replay has no recorded call for this request: the cassette is used up or differs."""
 
 
-class Replay:
+class Replay(AsyncCloseable):
     """Serves recorded calls back in place of a vendor, with no network and no waiting.
 
     `match="sequence"` serves the calls in recorded order, whatever the request;
@@ -168,17 +168,6 @@ class Replay:
     async def aclose(self) -> None:
         """Marks the replay closed; it holds no resources."""
         self.closed = True
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         return f"Replay(name={self._name!r}, match={self.match!r}, calls={len(self.calls)})"
