@@ -9,7 +9,7 @@ from typing import Any, ClassVar, overload
 from ashford_llm.protocol import AsyncCloseable, LLMProvider
 from ashford_llm.types import CompletionRequest, CompletionResponse, StreamEvent
 
-__all__ = ["Middleware", "check_seconds", "close_stream", "iter_layers"]
+__all__ = ["Middleware", "check_seconds", "close_stream", "format_option", "iter_layers"]
 
 
 class Middleware(AsyncCloseable):
@@ -48,7 +48,7 @@ class Middleware(AsyncCloseable):
     def describe(self) -> str:
         """Returns this layer alone, e.g. `Retry(max_retries=4)`."""
         options = ", ".join(
-            f"{option}={_option_value(getattr(self, option))}" for option in self.repr_options
+            f"{option}={format_option(getattr(self, option))}" for option in self.repr_options
         )
         return f"{type(self).__name__}({options})" if options else type(self).__name__
 
@@ -59,7 +59,7 @@ class Middleware(AsyncCloseable):
         )
 
 
-def _option_value(value: Any) -> str:
+def format_option(value: Any) -> str:
     """Formats an option compactly: 30.0 as 30, strings quoted."""
     if isinstance(value, float) and value.is_integer():
         return str(int(value))

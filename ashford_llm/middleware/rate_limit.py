@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 
 from opentelemetry import trace
 
-from ashford_llm.middleware._base import Middleware, _option_value, iter_layers
+from ashford_llm.middleware._base import Middleware, close_stream, format_option, iter_layers
 from ashford_llm.middleware._limits import LimiterBackend, RateLimiter, RatePermit
 from ashford_llm.middleware._semconv import RATE_LIMIT_WAIT_EVENT, RATE_LIMIT_WAIT_S
 from ashford_llm.protocol import LLMProvider
@@ -126,9 +126,7 @@ class RateLimit(Middleware):
                 yield event
         finally:
             try:
-                aclose = getattr(events, "aclose", None)
-                if aclose is not None:
-                    await aclose()
+                await close_stream(events)
             finally:
                 if not settled:
                     await self.backend.release(permit)
@@ -150,7 +148,7 @@ class RateLimit(Middleware):
         if not isinstance(self.backend, RateLimiter):
             return f"RateLimit(backend={self.backend!r})"
         options = ", ".join(
-            f"{name}={_option_value(value)}"
+            f"{name}={format_option(value)}"
             for name, value in (
                 ("requests_per_minute", self.backend.requests_per_minute),
                 ("tokens_per_minute", self.backend.tokens_per_minute),

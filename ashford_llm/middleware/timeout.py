@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import AsyncIterator
 
 from ashford_llm.errors import LLMTimeoutError
-from ashford_llm.middleware._base import Middleware, _option_value, check_seconds, close_stream
+from ashford_llm.middleware._base import Middleware, check_seconds, close_stream, format_option
 from ashford_llm.protocol import LLMProvider
 from ashford_llm.types import CompletionRequest, CompletionResponse, StreamEvent
 
@@ -56,7 +56,7 @@ class Timeout(Middleware):
     def describe(self) -> str:
         """Returns this layer alone with the deadlines that are set, e.g. `Timeout(total=30)`."""
         options = ", ".join(
-            f"{option}={_option_value(value)}"
+            f"{option}={format_option(value)}"
             for option in self.repr_options
             if (value := getattr(self, option)) is not None
         )
@@ -74,7 +74,7 @@ class Timeout(Middleware):
             if not scope.expired():
                 raise
             raise self._error(
-                f"the call took longer than total={_option_value(self.total)}s"
+                f"the call took longer than total={format_option(self.total)}s"
             ) from exc
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
@@ -115,7 +115,7 @@ class Timeout(Middleware):
             "idle": "no event arrived within",
             "total": "the stream took longer than",
         }[limit]
-        return self._error(f"{what} {limit}={_option_value(seconds)}s")
+        return self._error(f"{what} {limit}={format_option(seconds)}s")
 
     def _error(self, message: str) -> LLMTimeoutError:
         """Builds an LLMTimeoutError naming the provider."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ashford_llm.middleware._base import _option_value, check_seconds, close_stream
+from ashford_llm.middleware._base import check_seconds, close_stream, format_option
 from ashford_llm.types import StreamEvent, TextDelta
 
 
@@ -94,4 +94,4 @@ def test_check_seconds_names_the_option_and_the_bound(
     ("value", "shown"), [(30.0, "30"), (2.5, "2.5"), (4, "4"), ("x", "'x'"), (None, "None")]
 )
 def test_option_values_are_formatted_compactly(value: object, shown: str) -> None:
-    assert _option_value(value) == shown
+    assert format_option(value) == shown
