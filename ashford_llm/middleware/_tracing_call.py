@@ -90,6 +90,7 @@ class CallRecord:
     ) -> None:
         self.instruments = instruments
         self.span = span
+        # Shared with the layer and its other calls: replaced, never changed in place.
         self.metric_attributes = metric_attributes
         self.span_attributes = span_attributes
         self.content = content
@@ -115,7 +116,8 @@ class CallRecord:
     def succeed(self, response: CompletionResponse) -> None:
         """Records the response attributes and token usage, then ends the span."""
         attributes: dict[str, AttributeValue] = {sc.RESPONSE_MODEL: response.model}
-        self.metric_attributes[sc.RESPONSE_MODEL] = response.model
+        metric_attributes = {**self.metric_attributes, sc.RESPONSE_MODEL: response.model}
+        self.metric_attributes = metric_attributes
         if response.response_id:
             attributes[sc.RESPONSE_ID] = response.response_id
         attributes[sc.RESPONSE_FINISH_REASONS] = (response.finish_reason,)
@@ -131,13 +133,15 @@ class CallRecord:
         self.span.set_attributes(attributes)
         if self.content:
             self.content.update(output_content(response.content, response.finish_reason))
-        for token_type, count in (
-            (sc.TOKEN_TYPE_INPUT, response.input_tokens),
-            (sc.TOKEN_TYPE_OUTPUT, response.output_tokens),
-        ):
-            self.instruments.tokens.record(
-                count, attributes={**self.metric_attributes, sc.TOKEN_TYPE: token_type}
-            )
+        tokens = self.instruments.tokens
+        tokens.record(
+            response.input_tokens,
+            attributes={**metric_attributes, sc.TOKEN_TYPE: sc.TOKEN_TYPE_INPUT},
+        )
+        tokens.record(
+            response.output_tokens,
+            attributes={**metric_attributes, sc.TOKEN_TYPE: sc.TOKEN_TYPE_OUTPUT},
+        )
         self._end()
 
     def fail(self, error: BaseException) -> None:
@@ -145,7 +149,7 @@ class CallRecord:
         cancelled = isinstance(error, asyncio.CancelledError)
         kind = sc.ERROR_TYPE_CANCELLED if cancelled else error_type(error)
         self._set(sc.ERROR_TYPE, kind)
-        self.metric_attributes[sc.ERROR_TYPE] = kind
+        self.metric_attributes = {**self.metric_attributes, sc.ERROR_TYPE: kind}
         attempts = error.attempts if isinstance(error, LLMError) else None
         if attempts is not None:
             self._set(sc.ATTEMPTS, attempts)
@@ -185,11 +189,14 @@ class CallRecord:
         instruments.duration.record(
             instruments.clock() - self.started, attributes=self.metric_attributes
         )
-        chunk_attributes = {k: v for k, v in self.metric_attributes.items() if k != sc.ERROR_TYPE}
-        if self.first_chunk_s is not None:
-            instruments.first_chunk.record(self.first_chunk_s, attributes=chunk_attributes)
-        for gap in self.chunk_gaps:
-            instruments.per_chunk.record(gap, attributes=chunk_attributes)
+        if self.first_chunk_s is not None or self.chunk_gaps:
+            chunk_attributes = {
+                k: v for k, v in self.metric_attributes.items() if k != sc.ERROR_TYPE
+            }
+            if self.first_chunk_s is not None:
+                instruments.first_chunk.record(self.first_chunk_s, attributes=chunk_attributes)
+            for gap in self.chunk_gaps:
+                instruments.per_chunk.record(gap, attributes=chunk_attributes)
         if self.content and self.text and sc.OUTPUT_MESSAGES not in self.content:
             self.content.update(output_content("".join(self.text), None))
         if instruments.capture_mode.on_span and sc.OUTPUT_MESSAGES in self.content:

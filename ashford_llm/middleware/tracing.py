@@ -103,19 +103,35 @@ class Tracing(Middleware):
             self.capture_mode,
             clock,
         )
-        self._config = getattr(list(iter_layers(inner))[-1], "config", None)
+        config = getattr(list(iter_layers(inner))[-1], "config", None)
+        self._config_temperature = getattr(config, "temperature", None)
+        self._config_max_tokens = getattr(config, "max_output_tokens", None)
+        # The attributes every call's span and metrics share, built once (never mutated).
+        self._base: dict[str, AttributeValue] = {
+            sc.OPERATION_NAME: sc.OPERATION_CHAT,
+            sc.PROVIDER_NAME: self.provider_name,
+        }
+        if self.model:
+            self._base[sc.REQUEST_MODEL] = self.model
+        if self.server_address:
+            self._base[sc.SERVER_ADDRESS] = self.server_address
+            if self.server_port:
+                self._base[sc.SERVER_PORT] = self.server_port
+        self._span_name = f"{sc.OPERATION_CHAT} {self.model}" if self.model else sc.OPERATION_CHAT
 
     async def complete(self, request: CompletionRequest) -> CompletionResponse:
         """Runs the call inside its span, then records its outcome and metrics."""
         call = self._start(request, stream=False)
+        # What trace.use_span(span, record_exception=False, set_status_on_exception=False)
+        # does, without its generator-based context manager on every call.
+        token = context.attach(trace.set_span_in_context(call.span))
         try:
-            with trace.use_span(
-                call.span, end_on_exit=False, record_exception=False, set_status_on_exception=False
-            ):
-                response = await self.inner.complete(request)
+            response = await self.inner.complete(request)
         except BaseException as error:
+            context.detach(token)
             call.fail(error)
             raise
+        context.detach(token)
         call.succeed(response)
         return response
 
@@ -158,23 +174,13 @@ class Tracing(Middleware):
 
     def _start(self, request: CompletionRequest, *, stream: bool) -> CallRecord:
         """Starts the call's span (a child of the caller's current span) with request attributes."""
-        base: dict[str, AttributeValue] = {
-            sc.OPERATION_NAME: sc.OPERATION_CHAT,
-            sc.PROVIDER_NAME: self.provider_name,
-        }
-        if self.model:
-            base[sc.REQUEST_MODEL] = self.model
-        if self.server_address:
-            base[sc.SERVER_ADDRESS] = self.server_address
-            if self.server_port:
-                base[sc.SERVER_PORT] = self.server_port
-        attributes = dict(base)
+        attributes = self._base.copy()
         temperature = request.temperature
         if temperature is None:
-            temperature = getattr(self._config, "temperature", None)
+            temperature = self._config_temperature
         if isinstance(temperature, int | float):
             attributes[sc.REQUEST_TEMPERATURE] = float(temperature)
-        max_tokens = request.max_tokens or getattr(self._config, "max_output_tokens", None)
+        max_tokens = request.max_tokens or self._config_max_tokens
         if isinstance(max_tokens, int):
             attributes[sc.REQUEST_MAX_TOKENS] = max_tokens
         if request.stop:
@@ -183,14 +189,14 @@ class Tracing(Middleware):
             attributes[sc.OUTPUT_TYPE] = sc.OUTPUT_TYPE_JSON
         if stream:
             attributes[sc.REQUEST_STREAM] = True
-        name = f"{sc.OPERATION_CHAT} {self.model}" if self.model else sc.OPERATION_CHAT
+        name = self._span_name
         span = self._tracer.start_span(name, kind=SpanKind.CLIENT, attributes=attributes)
         content: dict[str, Any] = {}
         if self.capture_mode is not CaptureMode.NO_CONTENT:
             content = input_content(request.messages, self.provider_name)
             if self.capture_mode.on_span:
                 span.set_attributes(content_attributes(content))
-        return CallRecord(self._instruments, span, base, attributes, content)
+        return CallRecord(self._instruments, span, self._base, attributes, content)
 
 
 async def _close(events: AsyncIterator[StreamEvent], span_context: context.Context) -> None:
