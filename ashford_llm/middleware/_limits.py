@@ -55,7 +55,8 @@ class RateLimiter:
 
     aiolimiter wakes its waiters smallest request first, so a steady flow of small requests
     could starve a large one; here a FIFO lock in front of the buckets makes callers take
-    permits in arrival order. Each bucket holds up to one minute's budget, so a quiet limiter
+    permits in arrival order (a caller with nobody queued and room in the buckets takes its
+    permit at once). Each bucket holds up to one minute's budget, so a quiet limiter
     admits a burst of that size, then refills at the per-minute rate. Like aiolimiter and
     asyncio's locks, an instance belongs to the event loop that first uses it: share it
     between stacks of one loop, and make one per loop (or a RedisRateLimiter) otherwise.
@@ -91,6 +92,7 @@ class RateLimiter:
         )
         self._slots = asyncio.Semaphore(max_concurrency) if max_concurrency is not None else None
         self._gate = asyncio.Lock()
+        self._queued = 0  # callers waiting for or holding the gate
 
     async def acquire(self, *, input_tokens: int, output_tokens: int) -> RatePermit:
         """Waits for a slot, then (in arrival order) a request and the estimated tokens.
@@ -105,21 +107,44 @@ class RateLimiter:
         if self._slots is not None:
             await self._slots.acquire()
         try:
-            async with self._gate:
-                if self._requests is not None:
-                    await self._requests.acquire(1)
+            # Nobody queued and room in both buckets: take the permit without the gate.
+            if self._queued or not self._take_now(tokens):
+                self._queued += 1
                 try:
-                    if self._tokens is not None:
-                        await self._tokens.acquire(tokens)
-                except BaseException:
-                    if self._requests is not None:
-                        adjust_level(self._requests, -1)
-                    raise
+                    await self._take_in_order(tokens)
+                finally:
+                    self._queued -= 1
         except BaseException:
             if self._slots is not None:
                 self._slots.release()
             raise
         return RatePermit(tokens=tokens, input_tokens=input_tokens, waited_s=loop.time() - started)
+
+    def _take_now(self, tokens: int) -> bool:
+        """Charges one request and `tokens` at once if both buckets have room; says if it did."""
+        requests, budget = self._requests, self._tokens
+        if (requests is not None and not requests.has_capacity(1)) or (
+            budget is not None and not budget.has_capacity(tokens)
+        ):
+            return False
+        if requests is not None:
+            adjust_level(requests, 1)
+        if budget is not None:
+            adjust_level(budget, tokens)
+        return True
+
+    async def _take_in_order(self, tokens: int) -> None:
+        """Waits behind earlier callers, then for one request and `tokens` from the buckets."""
+        async with self._gate:
+            if self._requests is not None:
+                await self._requests.acquire(1)
+            try:
+                if self._tokens is not None:
+                    await self._tokens.acquire(tokens)
+            except BaseException:
+                if self._requests is not None:
+                    adjust_level(self._requests, -1)
+                raise
 
     async def settle(self, permit: RatePermit, used_tokens: int) -> None:
         """Refunds an over-estimate or charges the excess (without waiting), frees the slot."""

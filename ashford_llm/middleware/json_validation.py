@@ -156,7 +156,7 @@ class JsonValidation(Middleware):
     def _decode(self, request: CompletionRequest, text: str) -> tuple[Any, str | None]:
         """Decodes an answer: the value, or what is wrong with it."""
         text = text.strip()
-        fenced = _FENCE.match(text)
+        fenced = _FENCE.match(text) if text.startswith("```") else None
         if fenced is not None:
             text = fenced.group(1)
         try:

@@ -122,6 +122,8 @@ class Retry(Middleware):
                     raise
                 await self._announce(error, attempt, delay)
             else:
+                if response.attempts == attempt:
+                    return response
                 return msgspec.structs.replace(response, attempts=attempt)
             await self.sleep(delay)
             attempt += 1
