@@ -190,7 +190,13 @@ class AnthropicStreamParser:
         """Consumes one event; returns its text, or raises for an `error` event."""
         if event == "ping":
             return None
-        parsed = decode_json(_EVENT_DECODER, data, provider=self.provider, what="a stream event")
+        try:
+            parsed = _EVENT_DECODER.decode(data)
+        except DECODE_FAILURES:
+            # Off the per-chunk path: decode again for the shared typed error.
+            parsed = decode_json(
+                _EVENT_DECODER, data, provider=self.provider, what="a stream event"
+            )
         kind = parsed.type or event
         if kind == "content_block_delta":
             delta = parsed.delta

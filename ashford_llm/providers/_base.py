@@ -138,6 +138,8 @@ class HTTPProvider(AsyncCloseable):
             if timeout <= 0:
                 raise ValueError(f"timeout must be positive, got {timeout!r}")
             timeout = httpx.Timeout(float(timeout))
+        self._last_key: object = None
+        self._checked_key: str | None = None
         self._owns_client = http_client is None
         self._client = http_client or httpx.AsyncClient(
             timeout=timeout or DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS
@@ -239,12 +241,17 @@ class HTTPProvider(AsyncCloseable):
     async def _key(self, *, refresh: bool) -> str:
         """Returns the current (or renewed) key, checked: any Credentials object may supply it."""
         key = await (self.credentials.refresh() if refresh else self.credentials.get())
+        # The same key object as last time was checked then: skip the per-character scan.
+        if key is self._last_key and self._checked_key is not None:
+            return self._checked_key
         try:
-            return checked_key(key)
+            checked = checked_key(key)
         except (TypeError, ValueError) as exc:
             raise InvalidRequestError(
                 f"the credentials returned an unusable key: {exc}", provider=self.provider_name
             ) from None
+        self._last_key, self._checked_key = key, checked
+        return checked
 
     async def _post(self, body: bytes, *, stream: bool) -> httpx.Response:
         """Posts the body; refreshes the credential once on a 401; raises on non-2xx."""

@@ -218,7 +218,11 @@ class OpenAIStream:
         if data == "[DONE]":
             self.done = True
             return None
-        chunk = decode_json(_CHUNK, data, provider=PROVIDER, what="stream chunk")
+        try:
+            chunk = _CHUNK.decode(data)
+        except DECODE_FAILURES:
+            # Off the per-chunk path: decode again for the shared typed error.
+            chunk = decode_json(_CHUNK, data, provider=PROVIDER, what="stream chunk")
         if chunk.error is not None:
             raise _error_from_object(chunk.error)
         self._id = self._id or chunk.id
