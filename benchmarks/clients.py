@@ -307,15 +307,10 @@ def _openai_provider(base_url: str | None, http_client: Any = None) -> Any:
 
 
 def _aiohttp_client() -> Any:
-    """Returns an httpx.AsyncClient whose transport is aiohttp (the httpx-aiohttp package)."""
-    import httpx
-    from httpx_aiohttp import AiohttpTransport
+    """Returns an httpx.AsyncClient whose transport is aiohttp (ashford's documented helper)."""
+    from ashford_llm.providers import aiohttp_client
 
-    from ashford_llm.providers._http import DEFAULT_LIMITS, DEFAULT_TIMEOUT
-
-    return httpx.AsyncClient(
-        transport=AiohttpTransport(limits=DEFAULT_LIMITS), timeout=DEFAULT_TIMEOUT
-    )
+    return aiohttp_client()
 
 
 def ashford(base_url: str | None) -> BenchClient:

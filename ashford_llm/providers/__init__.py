@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from ashford_llm.providers.anthropic import AnthropicProvider
     from ashford_llm.providers.google import GoogleProvider
     from ashford_llm.providers.openai import OpenAIProvider
+    from ashford_llm.providers.transports import aiohttp_client
 
 __all__ = [
     "AnthropicProvider",
@@ -23,17 +24,19 @@ __all__ = [
     "GoogleProvider",
     "OpenAIProvider",
     "StaticCredentials",
+    "aiohttp_client",
 ]
 
 _LAZY = {
     "AnthropicProvider": "ashford_llm.providers.anthropic",
     "GoogleProvider": "ashford_llm.providers.google",
     "OpenAIProvider": "ashford_llm.providers.openai",
+    "aiohttp_client": "ashford_llm.providers.transports",
 }
 
 
 def __getattr__(name: str) -> Any:
-    """Imports a provider class the first time it is looked up."""
+    """Imports a provider class (or the transport helper) the first time it is looked up."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
