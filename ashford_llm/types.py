@@ -1,79 +1,320 @@
-"""Value types shared by every provider and layer: messages, requests, responses, stream events.
+"""Value types shared by every provider and layer: messages, parts, requests, responses, events.
 
 All are frozen msgspec Structs: derive a changed copy with `msgspec.structs.replace`. They
-validate themselves on construction (and on decoding), so a bad role, a non-string content or
-an empty message list fails here, never at a vendor.
+validate themselves on construction (and on decoding), so a bad role, a part of the wrong
+type or an empty message list fails here, never at a vendor.
+
+A message's content is a `str` (the common case and the fast path) or a tuple of parts:
+`TextPart`, `ImagePart`, `DocumentPart`, `CachePoint` (a prompt-cache breakpoint after the
+part before it) and `ReasoningPart` (a reasoning model's thinking, sent back unchanged in a
+later turn). `message.text` joins the text parts, so code that only reads text stays one
+attribute away.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import mimetypes
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
 import msgspec
 
 __all__ = [
+    "CachePoint",
     "ChatMessage",
     "CompletionRequest",
     "CompletionResponse",
+    "DocumentPart",
     "FinishReason",
+    "ImagePart",
+    "Part",
+    "ReasoningConfig",
+    "ReasoningDelta",
+    "ReasoningEffort",
+    "ReasoningPart",
     "Role",
     "StreamEnd",
     "StreamEvent",
     "TextDelta",
+    "TextPart",
 ]
 
 Role: TypeAlias = Literal["system", "user", "assistant"]
 FinishReason: TypeAlias = Literal["stop", "length", "content_filter", "tool_calls", "other"]
+ReasoningEffort: TypeAlias = Literal["none", "minimal", "low", "medium", "high"]
 
 _ROLES: frozenset[str] = frozenset(("system", "user", "assistant"))
 _FINISH_REASONS: frozenset[str] = frozenset(
     ("stop", "length", "content_filter", "tool_calls", "other")
 )
+_EFFORTS: frozenset[str] = frozenset(("none", "minimal", "low", "medium", "high"))
+# Leading bytes of the media types vendors accept, for data given without a media type.
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"%PDF-", "application/pdf"),
+)
+
+
+def _sniff(data: bytes) -> str | None:
+    """Returns the media type that `data` starts like, if it is one vendors take."""
+    for magic, media_type in _MAGIC:
+        if data.startswith(magic):
+            return media_type
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def _check_source(kind: str, data: bytes | None, url: str | None) -> None:
+    """Checks that exactly one of `data` and `url` is given, each of the right type."""
+    if (data is None) == (url is None):
+        raise ValueError(f"{kind} needs exactly one of data or url")
+    if data is not None and not isinstance(data, bytes):
+        raise TypeError(f"{kind} data must be bytes, got {type(data).__name__}")
+    if data is not None and not data:
+        raise ValueError(f"{kind} data must not be empty")
+    if url is not None and (not isinstance(url, str) or not url.strip()):
+        raise ValueError(f"{kind} url must be a non-empty string, got {url!r}")
+
+
+def _read(path: str | Path) -> tuple[bytes, str | None]:
+    """Reads a file and guesses its media type from its content, then its name."""
+    file = Path(path)
+    data = file.read_bytes()
+    return data, _sniff(data) or mimetypes.guess_type(file.name)[0]
+
+
+class TextPart(msgspec.Struct, frozen=True, tag="text"):
+    """A piece of text in a message or an answer."""
+
+    text: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str):
+            raise TypeError(f"TextPart text must be a str, got {type(self.text).__name__}")
+
+
+class ImagePart(msgspec.Struct, frozen=True, tag="image"):
+    """An image, as bytes or as a URL the vendor fetches; exactly one of the two.
+
+    `media_type` (e.g. "image/png") is guessed from the bytes when not given; a URL's may
+    stay None where the vendor reads it from the URL. The library never downloads a URL.
+    """
+
+    data: bytes | None = None
+    url: str | None = None
+    media_type: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_source("ImagePart", self.data, self.url)
+        if self.media_type is None and self.data is not None:
+            msgspec.structs.force_setattr(self, "media_type", _sniff(self.data))
+        if self.media_type is not None and not (
+            isinstance(self.media_type, str) and self.media_type.startswith("image/")
+        ):
+            raise ValueError(f"ImagePart media_type must be image/*, got {self.media_type!r}")
+
+    @classmethod
+    def from_path(cls, path: str | Path, *, media_type: str | None = None) -> ImagePart:
+        """Reads an image file; the media type is guessed from its content, then its name."""
+        data, guessed = _read(path)
+        return cls(data=data, media_type=media_type or guessed)
+
+    def __repr__(self) -> str:
+        source = f"url={self.url!r}" if self.data is None else f"data=<{len(self.data)} bytes>"
+        return f"ImagePart({source}, media_type={self.media_type!r})"
+
+
+class DocumentPart(msgspec.Struct, frozen=True, tag="document"):
+    """A document (a PDF by default), as bytes or as a URL; exactly one of the two.
+
+    `name` is the file name some vendors show the model (OpenAI's `filename`).
+    """
+
+    data: bytes | None = None
+    url: str | None = None
+    media_type: str = "application/pdf"
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_source("DocumentPart", self.data, self.url)
+        if not isinstance(self.media_type, str) or "/" not in self.media_type:
+            raise ValueError(
+                f"DocumentPart media_type must be a media type, got {self.media_type!r}"
+            )
+        if self.name is not None and (not isinstance(self.name, str) or not self.name):
+            raise ValueError(f"DocumentPart name must be a non-empty string, got {self.name!r}")
+
+    @classmethod
+    def from_path(cls, path: str | Path, *, media_type: str | None = None) -> DocumentPart:
+        """Reads a document file, named after it; the media type is guessed as for images."""
+        data, guessed = _read(path)
+        return cls(
+            data=data, media_type=media_type or guessed or "application/pdf", name=Path(path).name
+        )
+
+    def __repr__(self) -> str:
+        source = f"url={self.url!r}" if self.data is None else f"data=<{len(self.data)} bytes>"
+        return f"DocumentPart({source}, media_type={self.media_type!r}, name={self.name!r})"
+
+
+class CachePoint(msgspec.Struct, frozen=True, tag="cache_point"):
+    """A prompt-cache breakpoint: the prompt up to the part before it may be cached.
+
+    Anthropic caches only where a breakpoint says so; OpenAI and Gemini cache automatically
+    and ignore it.
+    """
+
+
+class ReasoningPart(msgspec.Struct, frozen=True, tag="reasoning"):
+    """A reasoning model's thinking, in an answer or in an assistant turn sent back.
+
+    `signature` is the vendor's opaque proof (Anthropic's signature, or the data of a
+    redacted block, Gemini's thought signature), kept so the turn can be sent back unchanged;
+    `provider` names whose it is, since no other vendor accepts it. `redacted` marks a block
+    whose text the vendor withheld.
+    """
+
+    text: str
+    signature: str | None = None
+    provider: str | None = None
+    redacted: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str):
+            raise TypeError(f"ReasoningPart text must be a str, got {type(self.text).__name__}")
+
+
+Part: TypeAlias = TextPart | ImagePart | DocumentPart | CachePoint | ReasoningPart
+"""One piece of a message's or an answer's content."""
+
+_PART_TYPES = (TextPart, ImagePart, DocumentPart, CachePoint, ReasoningPart)
+
+
+def join_text(parts: Sequence[Part]) -> str:
+    """Joins the text of the text parts, in order."""
+    return "".join(part.text for part in parts if type(part) is TextPart)
 
 
 class ChatMessage(msgspec.Struct, frozen=True):
-    """One message of a conversation: a role and its text."""
+    """One message of a conversation: a role and its content, text or parts."""
 
     role: Role
-    content: str
+    content: str | tuple[Part, ...]
 
     def __post_init__(self) -> None:
         if self.role not in _ROLES:
             raise ValueError(f"ChatMessage role must be one of {sorted(_ROLES)}, got {self.role!r}")
-        if not isinstance(self.content, str):
-            raise TypeError(f"ChatMessage content must be a str, got {type(self.content).__name__}")
+        content = self.content
+        if type(content) is str:
+            return
+        if isinstance(content, list):
+            content = tuple(content)
+            msgspec.structs.force_setattr(self, "content", content)
+        if not isinstance(content, tuple):
+            raise TypeError(
+                "ChatMessage content must be a str or a list of parts, "
+                f"got {type(content).__name__}"
+            )
+        for index, part in enumerate(content):
+            if not isinstance(part, _PART_TYPES):
+                raise TypeError(
+                    f"ChatMessage content[{index}] must be a part (TextPart, ImagePart, "
+                    f"DocumentPart, CachePoint, ReasoningPart), got {type(part).__name__}"
+                )
+            if isinstance(part, ReasoningPart) and self.role != "assistant":
+                raise ValueError("a ReasoningPart belongs in an assistant message only")
+
+    @property
+    def text(self) -> str:
+        """The message's text: its content, or its text parts joined."""
+        content = self.content
+        return content if isinstance(content, str) else join_text(content)
+
+    @property
+    def parts(self) -> tuple[Part, ...]:
+        """The content as parts (a text content is one TextPart)."""
+        content = self.content
+        return (TextPart(content),) if isinstance(content, str) else content
 
     @classmethod
-    def system(cls, text: str) -> ChatMessage:
+    def system(cls, *content: str | Part) -> ChatMessage:
         """Returns a system message (instructions for the model)."""
-        return cls("system", text)
+        return cls("system", _content(content))
 
     @classmethod
-    def user(cls, text: str) -> ChatMessage:
-        """Returns a user message."""
-        return cls("user", text)
+    def user(cls, *content: str | Part) -> ChatMessage:
+        """Returns a user message: text, or text and parts, e.g. `user("Classify", image)`."""
+        return cls("user", _content(content))
 
     @classmethod
-    def assistant(cls, text: str) -> ChatMessage:
+    def assistant(cls, *content: str | Part) -> ChatMessage:
         """Returns an assistant message (an earlier answer of the model)."""
-        return cls("assistant", text)
+        return cls("assistant", _content(content))
+
+
+def _content(items: tuple[str | Part, ...]) -> str | tuple[Part, ...]:
+    """Returns one string as itself, anything else as parts (strings become TextParts)."""
+    if len(items) == 1 and type(items[0]) is str:
+        return items[0]
+    return tuple(TextPart(item) if isinstance(item, str) else item for item in items)
+
+
+class ReasoningConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """How much a reasoning model may think, and whether its thinking text comes back.
+
+    Args:
+        effort: "none" turns reasoning off where the model allows it; "minimal" to "high"
+            ask for more; None leaves it to the vendor. docs/content.md maps it per vendor.
+        budget_tokens: a token budget for thinking, where the vendor takes one (Anthropic's
+            manual thinking, Gemini's thinkingBudget); wins over `effort` there.
+        include_text: ask for the thinking text (Anthropic thinking, Gemini thought
+            summaries); it comes back as ReasoningParts and `reasoning_text`.
+    """
+
+    effort: ReasoningEffort | None = None
+    budget_tokens: int | None = None
+    include_text: bool = False
+
+    def __post_init__(self) -> None:
+        if self.effort is not None and self.effort not in _EFFORTS:
+            raise ValueError(
+                f"reasoning effort must be one of {sorted(_EFFORTS)}, got {self.effort!r}"
+            )
+        if self.budget_tokens is not None and (
+            isinstance(self.budget_tokens, bool)
+            or not isinstance(self.budget_tokens, int)
+            or self.budget_tokens < 0
+        ):
+            raise ValueError(f"budget_tokens must be an int >= 0, got {self.budget_tokens!r}")
+        if not isinstance(self.include_text, bool):
+            raise TypeError("include_text must be a bool")
 
 
 class CompletionRequest(msgspec.Struct, frozen=True):
     """What a caller asks for. `None` options are taken from the provider's ModelConfig.
 
     A request is immutable (frozen; messages and stop become tuples) but not necessarily
-    hashable: a `json_schema` is a dict.
+    hashable: a `json_schema` or `vendor_options` is a dict.
 
     Args:
         messages: the conversation, at least one message; a list is stored as a tuple.
         temperature: sampling temperature, 0 to 2; None leaves it to the config or vendor.
-        max_tokens: upper bound on generated tokens; None takes the config's.
+        max_tokens: upper bound on generated tokens (thinking included); None takes the
+            config's.
         json_mode: ask the vendor for a JSON object as output.
         json_schema: a JSON Schema the output must follow (implies JSON output).
         stop: sequences that end generation.
+        top_p: nucleus sampling, 0 to 1; None sends none.
+        seed: a sampling seed, where the vendor takes one; None sends none.
+        reasoning: reasoning effort, budget and whether to return the thinking text.
+        vendor_options: fields deep-merged into the vendor's request body last: the escape
+            hatch for a vendor option the library does not model (None: none).
     """
 
     messages: Sequence[ChatMessage]
@@ -82,12 +323,15 @@ class CompletionRequest(msgspec.Struct, frozen=True):
     json_mode: bool = False
     json_schema: dict[str, Any] | None = None
     stop: Sequence[str] = ()
+    top_p: float | None = None
+    seed: int | None = None
+    reasoning: ReasoningConfig | None = None
+    vendor_options: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.messages, list):
             msgspec.structs.force_setattr(self, "messages", tuple(self.messages))
-        # Stored as tuples so a request cannot change after it is built. It is not
-        # necessarily hashable: a `json_schema` is a dict.
+        # Stored as tuples so a request cannot change after it is built.
         if not isinstance(self.messages, tuple):
             raise TypeError(
                 "CompletionRequest messages must be a list or tuple of ChatMessage, "
@@ -101,25 +345,35 @@ class CompletionRequest(msgspec.Struct, frozen=True):
                     f"CompletionRequest messages[{index}] must be a ChatMessage, "
                     f"got {type(message).__name__}"
                 )
-        if self.temperature is not None and (
-            isinstance(self.temperature, bool)
-            or not isinstance(self.temperature, int | float)
-            or not math.isfinite(self.temperature)
-            or not 0 <= self.temperature <= 2
-        ):
+        if self.temperature is not None and not _number_within(self.temperature, 0, 2):
             raise ValueError(f"temperature must be between 0 and 2, got {self.temperature!r}")
+        if self.top_p is not None and not _number_within(self.top_p, 0, 1):
+            raise ValueError(f"top_p must be between 0 and 1, got {self.top_p!r}")
         if self.max_tokens is not None and (
             isinstance(self.max_tokens, bool)
             or not isinstance(self.max_tokens, int)
             or self.max_tokens < 1
         ):
             raise ValueError(f"max_tokens must be a positive int, got {self.max_tokens!r}")
+        if self.seed is not None and (
+            isinstance(self.seed, bool) or not isinstance(self.seed, int)
+        ):
+            raise ValueError(f"seed must be an int, got {self.seed!r}")
         if isinstance(self.stop, str) or not isinstance(self.stop, list | tuple):
             raise TypeError("stop must be a list or tuple of strings")
         if isinstance(self.stop, list):
             msgspec.structs.force_setattr(self, "stop", tuple(self.stop))
         if not all(isinstance(s, str) and s for s in self.stop):
             raise ValueError("stop sequences must be non-empty strings")
+        if self.reasoning is not None and not isinstance(self.reasoning, ReasoningConfig):
+            raise TypeError(
+                f"reasoning must be a ReasoningConfig, got {type(self.reasoning).__name__}"
+            )
+        options = self.vendor_options
+        if options is not None and not isinstance(options, dict):
+            if not isinstance(options, Mapping):
+                raise TypeError(f"vendor_options must be a mapping, got {type(options).__name__}")
+            msgspec.structs.force_setattr(self, "vendor_options", dict(options))
 
     @property
     def wants_json(self) -> bool:
@@ -127,14 +381,28 @@ class CompletionRequest(msgspec.Struct, frozen=True):
         return self.json_mode or self.json_schema is not None
 
 
+def _number_within(value: Any, low: float, high: float) -> bool:
+    """True for a finite int or float (not a bool) within [low, high]."""
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, int | float)
+        and math.isfinite(value)
+        and low <= value <= high
+    )
+
+
 class CompletionResponse(msgspec.Struct, frozen=True, kw_only=True):
     """A finished answer, normalised across vendors.
 
-    `input_tokens` counts every input token, cached ones included; `output_tokens` every
-    generated token, reasoning included. `attempts` is set by Retry; `parsed` by JsonValidation.
+    `parts` is the answer in order (text and reasoning parts); `content` its text joined and
+    `reasoning_text` its reasoning joined (None when there is none). Give either `content` or
+    `parts`: the other is derived. `input_tokens` counts every input token, cache reads and
+    writes included (`cached_input_tokens` and `cache_write_tokens` say how many of them);
+    `output_tokens` every generated token, reasoning included. `attempts` is set by Retry;
+    `parsed` by JsonValidation.
     """
 
-    content: str
+    content: str = ""
     model: str
     input_tokens: int
     output_tokens: int
@@ -147,6 +415,9 @@ class CompletionResponse(msgspec.Struct, frozen=True, kw_only=True):
     reasoning_tokens: int | None = None
     attempts: int = 1
     parsed: Any = None
+    parts: tuple[Part, ...] = ()
+    reasoning_text: str | None = None
+    cache_write_tokens: int | None = None
 
     def __post_init__(self) -> None:
         if self.finish_reason not in _FINISH_REASONS:
@@ -154,18 +425,38 @@ class CompletionResponse(msgspec.Struct, frozen=True, kw_only=True):
                 f"finish_reason must be one of {sorted(_FINISH_REASONS)}, "
                 f"got {self.finish_reason!r}"
             )
+        parts = self.parts
+        if not parts:
+            if self.content:
+                msgspec.structs.force_setattr(self, "parts", (TextPart(self.content),))
+            return
+        if isinstance(parts, list):
+            parts = tuple(parts)
+            msgspec.structs.force_setattr(self, "parts", parts)
+        if not self.content:
+            msgspec.structs.force_setattr(self, "content", join_text(parts))
+        if self.reasoning_text is None and (len(parts) > 1 or type(parts[0]) is ReasoningPart):
+            thinking = [part.text for part in parts if type(part) is ReasoningPart]
+            if thinking:
+                msgspec.structs.force_setattr(self, "reasoning_text", "".join(thinking))
 
 
 class TextDelta(msgspec.Struct, frozen=True, tag=True):
-    """A piece of streamed text, in order."""
+    """A piece of streamed answer text, in order."""
+
+    text: str
+
+
+class ReasoningDelta(msgspec.Struct, frozen=True, tag=True):
+    """A piece of streamed reasoning text; arrives before or between TextDeltas."""
 
     text: str
 
 
 class StreamEnd(msgspec.Struct, frozen=True, tag=True):
-    """The last stream event: the whole text, usage and finish reason."""
+    """The last stream event: the whole answer, usage and finish reason."""
 
     response: CompletionResponse
 
 
-StreamEvent: TypeAlias = TextDelta | StreamEnd
+StreamEvent: TypeAlias = TextDelta | ReasoningDelta | StreamEnd

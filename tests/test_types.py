@@ -37,9 +37,17 @@ def test_message_rejects_unknown_role(role: str) -> None:
         ChatMessage(role, "hi")  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("content", [None, 3, b"bytes", ["a"]])
-def test_message_rejects_non_string_content(content: object) -> None:
-    with pytest.raises(TypeError, match="content must be a str"):
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "content must be a str"),
+        (3, "content must be a str"),
+        (b"bytes", "content must be a str"),
+        (["a"], r"content\[0\] must be a part"),
+    ],
+)
+def test_message_rejects_content_that_is_not_text_or_parts(content: object, message: str) -> None:
+    with pytest.raises(TypeError, match=message):
         ChatMessage("user", content)  # type: ignore[arg-type]
 
 

@@ -6,9 +6,9 @@ OpenTelemetry until a stack uses them. To add a layer, name it in `_LAZY` and `_
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ashford_llm import _lazy
 from ashford_llm.middleware._base import Middleware, iter_layers
 
 if TYPE_CHECKING:
@@ -54,11 +54,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Imports a layer's module the first time one of its names is looked up."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy.lazy_getattr(__name__, _LAZY)

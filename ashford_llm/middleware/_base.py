@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from typing import Any, ClassVar, overload
 
-from ashford_llm.protocol import AsyncCloseable, LLMProvider
+from ashford_llm.protocol import AsyncCloseable, LLMProvider, ProviderInfo
 from ashford_llm.types import CompletionRequest, CompletionResponse, StreamEvent
 
-__all__ = ["Middleware", "check_seconds", "close_stream", "format_option", "iter_layers"]
+__all__ = ["Middleware", "check_seconds", "format_option", "iter_layers"]
 
 
 class Middleware(AsyncCloseable):
     """Forwards everything to `inner`; a layer overrides `complete` and `stream`.
+
+    `name` and `info` are the inner handler's, so every layer describes the terminal below
+    it: a layer reads `self.info` (model, vendor, defaults) and never probes the terminal.
 
     `repr_options` names the attributes shown in the layer's repr, so a stack prints as
     `Tracing -> Retry(max_retries=4) -> OpenAIProvider(model='gpt-4o-mini')`.
@@ -33,11 +36,16 @@ class Middleware(AsyncCloseable):
         """The terminal provider's name."""
         return self.inner.name
 
+    @property
+    def info(self) -> ProviderInfo:
+        """The terminal's description, forwarded from the inner handler."""
+        return self.inner.info
+
     async def complete(self, request: CompletionRequest) -> CompletionResponse:
         """Passes the request to the inner handler."""
         return await self.inner.complete(request)
 
-    def stream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
+    def stream(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:
         """Passes the stream through from the inner handler."""
         return self.inner.stream(request)
 
@@ -95,13 +103,6 @@ def check_seconds(
         bound = ("> 0" if positive else ">= 0") + (" or None" if allow_none else "")
         raise ValueError(f"{option} must be a finite number of seconds {bound}, got {value!r}")
     return float(value)
-
-
-async def close_stream(events: AsyncIterator[StreamEvent]) -> None:
-    """Closes an inner stream, if it can be closed, so its cleanup (an HTTP connection) runs now."""
-    aclose = getattr(events, "aclose", None)
-    if aclose is not None:
-        await aclose()
 
 
 def iter_layers(provider: LLMProvider) -> Iterator[LLMProvider]:

@@ -87,13 +87,13 @@ def input_content(
     """Returns gen_ai.input.messages (and gen_ai.system_instructions) as structured values."""
     separate = provider_name in _SEPARATE_SYSTEM
     chat = [
-        {"role": m.role, "parts": _text_parts(m.content)}
+        {"role": m.role, "parts": _text_parts(m.text)}
         for m in messages
         if not (separate and m.role == "system")
     ]
     content: dict[str, list[dict[str, Any]]] = {sc.INPUT_MESSAGES: chat}
     if separate:
-        system = [part for m in messages if m.role == "system" for part in _text_parts(m.content)]
+        system = [part for m in messages if m.role == "system" for part in _text_parts(m.text)]
         if system:
             content[sc.SYSTEM_INSTRUCTIONS] = system
     return content

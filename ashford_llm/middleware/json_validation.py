@@ -9,13 +9,13 @@ decoded calls, or below it to see each raw answer.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from typing import Any
 
 import msgspec
 
 from ashford_llm.errors import JsonValidationError
-from ashford_llm.middleware._base import Middleware, close_stream
+from ashford_llm.middleware._base import Middleware
 from ashford_llm.protocol import LLMProvider
 from ashford_llm.types import (
     ChatMessage,
@@ -120,7 +120,7 @@ class JsonValidation(Middleware):
             responses.append(await self.inner.complete(request))
         return self._parsed(request, _with_total_usage(responses))
 
-    async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:
         """Passes text through and validates the whole answer at StreamEnd."""
         applies = self._applies(request)
         if applies:
@@ -132,7 +132,7 @@ class JsonValidation(Middleware):
                     event = StreamEnd(self._parsed(request, event.response))
                 yield event
         finally:
-            await close_stream(events)
+            await events.aclose()
 
     def _applies(self, request: CompletionRequest) -> bool:
         """Says whether this request's answer must be JSON."""

@@ -7,9 +7,9 @@ a rate-limit wait event.
 
 Tokens are charged before the call from an estimate, since the real count is known only
 after: input is taken as one token per four characters of all message contents (rounded
-up), output as the request's `max_tokens`, else `default_max_tokens`, else the terminal
-provider's `config.max_output_tokens` (what it will send), else 4096. After a success the
-charge is settled against the response's real input plus output tokens (a server that
+up), output as the request's `max_tokens`, else `default_max_tokens`, else the terminal's
+default output budget (`info.max_output_tokens`, what it will send), else 4096. After a
+success the charge is settled against the response's real input plus output tokens (a server that
 reports no usage at all keeps the estimate charged); after a failure the input estimate
 stays charged and the output allowance is refunded.
 """
@@ -17,11 +17,11 @@ stays charged and the output allowance is refunded.
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from opentelemetry import trace
 
-from ashford_llm.middleware._base import Middleware, close_stream, format_option, iter_layers
+from ashford_llm.middleware._base import Middleware, format_option
 from ashford_llm.middleware._limits import LimiterBackend, RateLimiter, RatePermit
 from ashford_llm.middleware._semconv import RATE_LIMIT_WAIT_EVENT, RATE_LIMIT_WAIT_S
 from ashford_llm.protocol import LLMProvider
@@ -44,12 +44,10 @@ class RateLimit(Middleware):
         max_concurrency: calls in flight at once; a stream holds its slot until it ends
             or is closed.
         default_max_tokens: the output allowance charged when a request sets no
-            `max_tokens`; None takes the terminal provider's `config.max_output_tokens`
-            (found by walking the stack), else 4096.
+            `max_tokens`; None takes the terminal's `info.max_output_tokens`, else 4096.
         backend: a shared limiter instead of the three limits above, so several stacks
             draw on one quota: a RateLimiter within one process, a RedisRateLimiter across
             processes, or another LimiterBackend. The layer never closes it.
-        limiter: the older name of `backend`.
     """
 
     def __init__(
@@ -61,11 +59,10 @@ class RateLimit(Middleware):
         max_concurrency: int | None = None,
         default_max_tokens: int | None = None,
         backend: LimiterBackend | None = None,
-        limiter: LimiterBackend | None = None,
     ) -> None:
         super().__init__(inner)
         if default_max_tokens is None:
-            default_max_tokens = _terminal_max_output_tokens(inner)
+            default_max_tokens = inner.info.max_output_tokens or _FALLBACK_MAX_TOKENS
         if (
             isinstance(default_max_tokens, bool)
             or not isinstance(default_max_tokens, int)
@@ -74,9 +71,6 @@ class RateLimit(Middleware):
             raise ValueError(
                 f"default_max_tokens must be a positive int, got {default_max_tokens!r}"
             )
-        if backend is not None and limiter is not None:
-            raise ValueError("RateLimit takes backend or its older name limiter, not both")
-        backend = backend if backend is not None else limiter
         if backend is not None:
             if not (requests_per_minute is None and tokens_per_minute is None) or (
                 max_concurrency is not None
@@ -97,11 +91,6 @@ class RateLimit(Middleware):
             )
         self.default_max_tokens = default_max_tokens
 
-    @property
-    def limiter(self) -> LimiterBackend:
-        """The backend, under its older name."""
-        return self.backend
-
     async def complete(self, request: CompletionRequest) -> CompletionResponse:
         """Calls the inner handler holding a permit; settles it against the real usage."""
         permit = await self._acquire(request)
@@ -113,7 +102,7 @@ class RateLimit(Middleware):
         await self.backend.settle(permit, _used_tokens(response, permit))
         return response
 
-    async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:
         """Streams holding a permit until the stream ends, fails or is closed."""
         permit = await self._acquire(request)
         settled = False
@@ -126,7 +115,7 @@ class RateLimit(Middleware):
                 yield event
         finally:
             try:
-                await close_stream(events)
+                await events.aclose()
             finally:
                 if not settled:
                     await self.backend.release(permit)
@@ -161,7 +150,7 @@ class RateLimit(Middleware):
 
 def estimate_input_tokens(request: CompletionRequest) -> int:
     """Estimates input tokens as one per four characters of all message contents."""
-    return math.ceil(sum(len(message.content) for message in request.messages) / 4)
+    return math.ceil(sum(len(message.text) for message in request.messages) / 4)
 
 
 def _used_tokens(response: CompletionResponse, permit: RatePermit) -> int:
@@ -172,11 +161,3 @@ def _used_tokens(response: CompletionResponse, permit: RatePermit) -> int:
     """
     used = response.input_tokens + response.output_tokens
     return used if used > 0 else permit.tokens
-
-
-def _terminal_max_output_tokens(inner: LLMProvider) -> int:
-    """Returns the terminal provider's configured max output tokens, else 4096."""
-    terminal = list(iter_layers(inner))[-1]
-    config = getattr(terminal, "config", None)
-    value = getattr(config, "max_output_tokens", None)
-    return value if isinstance(value, int) and not isinstance(value, bool) else _FALLBACK_MAX_TOKENS

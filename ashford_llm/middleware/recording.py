@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Literal
 
 from ashford_llm.cassette import Cassette, RecordedCall, RecordedError
 from ashford_llm.errors import LLMError
-from ashford_llm.middleware._base import Middleware, close_stream
+from ashford_llm.middleware._base import Middleware
 from ashford_llm.protocol import LLMProvider
 from ashford_llm.types import CompletionRequest, CompletionResponse, StreamEnd, StreamEvent
 
@@ -62,7 +62,7 @@ class Recorder(Middleware):
         self._record(request, "complete", started_at, start, response=response)
         return response
 
-    async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:
         """Passes the stream through, recording its events and any error."""
         started_at, start = self.wall_clock(), self.clock()
         events: list[StreamEvent] = []
@@ -76,7 +76,7 @@ class Recorder(Middleware):
             error = raised
             raise
         finally:
-            await close_stream(inner)
+            await inner.aclose()
             self._record(request, "stream", started_at, start, events=events, error=error)
 
     def save(self, path: str | os.PathLike[str]) -> None:

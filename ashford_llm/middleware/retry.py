@@ -15,13 +15,13 @@ import inspect
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 
 import msgspec
 from opentelemetry import trace
 
 from ashford_llm.errors import FatalError, LLMError, MidStreamError, RetryableError
-from ashford_llm.middleware._base import Middleware, check_seconds, close_stream
+from ashford_llm.middleware._base import Middleware, check_seconds
 from ashford_llm.middleware._semconv import ERROR_TYPE, RETRY_ATTEMPT, RETRY_DELAY_S, RETRY_EVENT
 from ashford_llm.protocol import LLMProvider
 from ashford_llm.types import (
@@ -128,7 +128,7 @@ class Retry(Middleware):
             await self.sleep(delay)
             attempt += 1
 
-    async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:
         """Streams from the inner handler, starting again only while nothing was yielded."""
         deadline = self._deadline()
         attempt = 1
@@ -158,7 +158,7 @@ class Retry(Middleware):
                     raise
                 await self._announce(error, attempt, delay)
             finally:
-                await close_stream(events)
+                await events.aclose()
             await self.sleep(delay)
             attempt += 1
 

@@ -12,10 +12,10 @@ task is started: the deadlines are `asyncio.timeout` scopes in the caller's own 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from ashford_llm.errors import LLMTimeoutError
-from ashford_llm.middleware._base import Middleware, check_seconds, close_stream, format_option
+from ashford_llm.middleware._base import Middleware, check_seconds, format_option
 from ashford_llm.protocol import LLMProvider
 from ashford_llm.types import CompletionRequest, CompletionResponse, StreamEvent
 
@@ -77,12 +77,12 @@ class Timeout(Middleware):
                 f"the call took longer than total={format_option(self.total)}s"
             ) from exc
 
-    async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:
         """Yields the inner events, each within its deadline, closing the inner stream early."""
         loop = asyncio.get_running_loop()
         started = loop.time()
         total_at = None if self.total is None else started + self.total
-        events = aiter(self.inner.stream(request))
+        events = self.inner.stream(request)
         first = True
         try:
             while True:
@@ -106,7 +106,7 @@ class Timeout(Middleware):
                 first = False
                 yield event
         finally:
-            await close_stream(events)
+            await events.aclose()
 
     def _expired(self, limit: str, seconds: float | None) -> LLMTimeoutError:
         """Builds the error for a stream deadline that passed."""

@@ -8,15 +8,14 @@ waits) land on it; every name comes from `_semconv`.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from opentelemetry import _logs, context, metrics, trace
 from opentelemetry.trace import SpanKind
 
 from ashford_llm.middleware import _semconv as sc
-from ashford_llm.middleware._base import Middleware, close_stream, iter_layers
+from ashford_llm.middleware._base import Middleware
 from ashford_llm.middleware._tracing_call import AttributeValue, CallRecord, Instruments
 from ashford_llm.middleware._tracing_content import (
     CaptureMode,
@@ -29,16 +28,12 @@ from ashford_llm.types import CompletionRequest, CompletionResponse, StreamEnd, 
 
 __all__ = ["Tracing"]
 
-# Provider names ashford_llm uses -> the conventions' gen_ai.provider.name.
-_PROVIDER_NAMES = {"google": "gcp.gemini", "gemini": "gcp.gemini"}
-
 
 class Tracing(Middleware):
     """Traces each call as a `chat {model}` CLIENT span and records GenAI client metrics.
 
-    Model, provider and server are discovered from the terminal provider (its `model` or
-    `config.model`, `otel_provider_name` or `provider_name` or `name`, `server_address` and
-    `server_port` or `base_url`); the options below override what is discovered.
+    Model, provider and server come from the stack's `info` (the terminal's description);
+    the options below override it.
 
     Args:
         inner: the provider to wrap.
@@ -88,11 +83,11 @@ class Tracing(Middleware):
         if not callable(clock):
             raise TypeError("clock must be a callable returning seconds")
         self.capture_mode = resolve_capture_mode(capture_content)
-        found = _discover(inner)
-        self.model = model or found.get("model")
-        self.provider_name = provider_name or found.get("provider_name") or inner.name
-        self.server_address = server_address or found.get("server_address")
-        self.server_port = server_port or _port(found.get("server_port"))
+        info = inner.info
+        self.model = model or info.model
+        self.provider_name = provider_name or info.otel_provider_name or info.name
+        self.server_address = server_address or info.server_address
+        self.server_port = server_port or info.server_port
         self._tracer = trace.get_tracer(sc.SCOPE_NAME, tracer_provider=tracer_provider)
         logger = None
         if self.capture_mode.on_event:
@@ -103,9 +98,8 @@ class Tracing(Middleware):
             self.capture_mode,
             clock,
         )
-        config = getattr(list(iter_layers(inner))[-1], "config", None)
-        self._config_temperature = getattr(config, "temperature", None)
-        self._config_max_tokens = getattr(config, "max_output_tokens", None)
+        self._config_temperature = info.temperature
+        self._config_max_tokens = info.max_output_tokens
         # The attributes every call's span and metrics share, built once (never mutated).
         self._base: dict[str, AttributeValue] = {
             sc.OPERATION_NAME: sc.OPERATION_CHAT,
@@ -135,7 +129,7 @@ class Tracing(Middleware):
         call.succeed(response)
         return response
 
-    async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:
         """Streams inside one span covering the whole stream, timing the chunks."""
         call = self._start(request, stream=True)
         span_context = trace.set_span_in_context(call.span)
@@ -199,47 +193,10 @@ class Tracing(Middleware):
         return CallRecord(self._instruments, span, self._base, attributes, content)
 
 
-async def _close(events: AsyncIterator[StreamEvent], span_context: context.Context) -> None:
+async def _close(events: AsyncGenerator[StreamEvent, None], span_context: context.Context) -> None:
     """Closes the inner stream (if it can be closed) with the call's span current."""
     token = context.attach(span_context)
     try:
-        await close_stream(events)
+        await events.aclose()
     finally:
         context.detach(token)
-
-
-def _discover(inner: LLMProvider) -> dict[str, Any]:
-    """Reads model, provider and server from the stack's terminal, when it exposes them."""
-    terminal = list(iter_layers(inner))[-1]
-    found: dict[str, Any] = {}
-    model = getattr(terminal, "model", None) or getattr(
-        getattr(terminal, "config", None), "model", None
-    )
-    if isinstance(model, str) and model:
-        found["model"] = model
-    for attribute in ("otel_provider_name", "provider_name", "name"):
-        name = getattr(terminal, attribute, None)
-        if isinstance(name, str) and name:
-            found["provider_name"] = _PROVIDER_NAMES.get(name, name)
-            break
-    address = getattr(terminal, "server_address", None)
-    port = getattr(terminal, "server_port", None)
-    base_url = getattr(terminal, "base_url", None)
-    if address is None and base_url is not None:
-        parts = urlsplit(str(base_url))
-        address = parts.hostname
-        try:
-            port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
-        except ValueError:
-            port = None
-    if isinstance(address, str) and address:
-        found["server_address"] = address
-        found["server_port"] = port
-    return found
-
-
-def _port(value: Any) -> int | None:
-    """Returns a discovered port when it is a valid one."""
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 65536:
-        return value
-    return None

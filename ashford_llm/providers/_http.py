@@ -2,7 +2,7 @@
 
 One choke point maps httpx's exceptions to ashford_llm's (`HTTPX_ERRORS`, `map_httpx_errors`);
 the helpers decode vendor bodies into typed errors, read server-requested waits, and turn an
-answer with no text into the right error. The base class is in `_base.py`.
+answer with no text into the right error. The provider is in `provider.py`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import TypeVar
 
 import httpx
 import msgspec
-from httpx_sse import SSEError
 
 from ashford_llm.errors import (
     ContentFilterError,
@@ -73,7 +72,6 @@ HTTPX_ERRORS: dict[type[httpx.HTTPError], type[LLMError]] = {
     httpx.DecodingError: ResponseDecodeError,
     httpx.TooManyRedirects: ResponseDecodeError,
     httpx.HTTPStatusError: ResponseDecodeError,
-    SSEError: ResponseDecodeError,  # a 200 whose content type is not text/event-stream
 }
 """httpx exception -> ashford_llm error; a subclass maps through its nearest listed base."""
 

@@ -6,9 +6,9 @@ The fake provider server (FakeProviderServer and its types) needs the `testing` 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ashford_llm import _lazy
 from ashford_llm.cassette import Cassette  # the format lives beside config: Recorder writes it
 from ashford_llm.testing.mock import MockProvider, MockStream, ScriptExhaustedError
 from ashford_llm.testing.replay import Replay, ReplayMismatchError
@@ -25,8 +25,8 @@ if TYPE_CHECKING:
         echo,
     )
 
-_LAZY = frozenset(
-    {
+_LAZY = dict.fromkeys(
+    (
         "AnswerRequest",
         "FakeProviderServer",
         "Fault",
@@ -35,7 +35,8 @@ _LAZY = frozenset(
         "canned",
         "classify_email",
         "echo",
-    }
+    ),
+    "ashford_llm.testing.fake_server",
 )
 
 __all__ = [
@@ -56,8 +57,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Imports the fake server's names on first use (keeps starlette out of plain imports)."""
-    if name in _LAZY:
-        return getattr(importlib.import_module("ashford_llm.testing.fake_server"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = _lazy.lazy_getattr(__name__, _LAZY)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from ashford_llm.protocol import AsyncCloseable
+from ashford_llm.protocol import AsyncCloseable, ProviderInfo
 from ashford_llm.types import (
     CompletionRequest,
     CompletionResponse,
@@ -59,11 +59,21 @@ class MockProvider(AsyncCloseable):
             function of the request returning one such answer.
         name: the provider name reported in responses.
         model: the model name reported in responses.
+        info: the description layers read (vendor, server, default output budget), for
+            testing a layer against a vendor-like terminal; default: `name` and `model`.
     """
 
-    def __init__(self, script: Script, *, name: str = "mock", model: str = "mock-model") -> None:
+    def __init__(
+        self,
+        script: Script,
+        *,
+        name: str = "mock",
+        model: str = "mock-model",
+        info: ProviderInfo | None = None,
+    ) -> None:
         self._name = name
         self.model = model
+        self._info = info or ProviderInfo(name=name, model=model)
         self._function: Callable[[CompletionRequest], ScriptItem | Awaitable[ScriptItem]] | None = (
             None
         )
@@ -82,6 +92,11 @@ class MockProvider(AsyncCloseable):
     def name(self) -> str:
         """The provider name reported in responses."""
         return self._name
+
+    @property
+    def info(self) -> ProviderInfo:
+        """The mock's description: by default its name and model, no vendor or server."""
+        return self._info
 
     @property
     def remaining(self) -> int:
@@ -107,7 +122,7 @@ class MockProvider(AsyncCloseable):
 
     def _response(self, request: CompletionRequest, text: str, finish: str) -> CompletionResponse:
         """Builds a response with word-count usage."""
-        prompt_words = sum(len(m.content.split()) for m in request.messages)
+        prompt_words = sum(len(m.text.split()) for m in request.messages)
         return CompletionResponse(
             content=text,
             model=self.model,
@@ -134,7 +149,7 @@ class MockProvider(AsyncCloseable):
             return self._response(request, item, "stop")
         raise TypeError(f"MockProvider cannot answer with {type(item).__name__}")
 
-    async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:
         """Streams the next scripted answer as word deltas, then a StreamEnd."""
         item = await self._next(request)
         if isinstance(item, BaseException):

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 def mock_llm() -> Callable[..., MockProvider]:
     """Returns a factory: `mock_llm(["answer", RateLimitError(...)])` gives a MockProvider."""
 
-    def factory(script: Script, **options: str) -> MockProvider:
+    def factory(script: Script, **options: Any) -> MockProvider:
         return MockProvider(script, **options)
 
     return factory

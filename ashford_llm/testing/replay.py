@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from typing import Literal
 
 from ashford_llm.cassette import Cassette, RecordedCall
-from ashford_llm.protocol import AsyncCloseable
+from ashford_llm.protocol import AsyncCloseable, ProviderInfo
 from ashford_llm.types import (
     CompletionRequest,
     CompletionResponse,
@@ -88,6 +88,16 @@ class Replay(AsyncCloseable):
         return self._name
 
     @property
+    def info(self) -> ProviderInfo:
+        """The replayed provider's name, and the model of its first recorded answer."""
+        for call in self.calls:
+            ends = [event.response for event in call.events if isinstance(event, StreamEnd)]
+            response = call.response or (ends[0] if ends else None)
+            if response is not None:
+                return ProviderInfo(name=self._name, model=response.model)
+        return ProviderInfo(name=self._name)
+
+    @property
     def remaining(self) -> int:
         """How many recorded calls have not been served yet."""
         return self._used.count(False)
@@ -107,7 +117,7 @@ class Replay(AsyncCloseable):
             )
         return call.response
 
-    async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:
         """Yields the recorded events (or the recorded response as one delta and an end)."""
         call = self._take(request, "stream")
         if call.kind == "stream":
@@ -176,7 +186,7 @@ class Replay(AsyncCloseable):
 def _short(request: CompletionRequest) -> str:
     """Renders a request in one line: its messages (shortened) and the options set."""
     messages = " | ".join(
-        f"{m.role}: {m.content if len(m.content) <= _SHORT else m.content[:_SHORT] + '...'}"
+        f"{m.role}: {m.text if len(m.text) <= _SHORT else m.text[:_SHORT] + '...'}"
         for m in request.messages
     )
     options = [

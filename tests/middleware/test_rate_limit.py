@@ -17,7 +17,6 @@ from ashford_llm import (
     CompletionResponse,
     FatalError,
     InvalidRequestError,
-    ModelConfig,
     ServerError,
     StreamEnd,
 )
@@ -25,6 +24,7 @@ from ashford_llm.middleware import LimiterBackend, RateLimit, RateLimiter, Retry
 from ashford_llm.middleware._limits import adjust_level
 from ashford_llm.middleware._semconv import RATE_LIMIT_WAIT_EVENT, RATE_LIMIT_WAIT_S
 from ashford_llm.middleware.rate_limit import estimate_input_tokens
+from ashford_llm.protocol import ProviderInfo
 from ashford_llm.testing import MockProvider, MockStream
 
 T = TypeVar("T")
@@ -310,7 +310,7 @@ def test_rate_limit_does_not_starve_a_large_request_behind_small_ones() -> None:
 def test_rate_limit_cancelled_waiter_gives_back_what_it_took() -> None:
     async def main() -> float:
         limiter = RateLimiter(requests_per_minute=2, tokens_per_minute=1000, max_concurrency=1)
-        layer = RateLimit(MockProvider(exact_usage), limiter=limiter)
+        layer = RateLimit(MockProvider(exact_usage), backend=limiter)
         await layer.complete(request(chars=4, max_tokens=999))  # the whole token budget
         waiting = asyncio.create_task(layer.complete(request(chars=4, max_tokens=999)))
         await asyncio.sleep(10)  # it holds the slot and a request permit, waiting for tokens
@@ -368,8 +368,8 @@ def test_rate_limit_failed_stream_releases_its_slot_and_output_allowance() -> No
 def test_rate_limit_shared_limiter_limits_two_stacks_together() -> None:
     async def main() -> list[float]:
         shared = RateLimiter(requests_per_minute=60)
-        first = RateLimit(MockProvider(exact_usage, name="one"), limiter=shared)
-        second = RateLimit(MockProvider(exact_usage, name="two"), limiter=shared)
+        first = RateLimit(MockProvider(exact_usage, name="one"), backend=shared)
+        second = RateLimit(MockProvider(exact_usage, name="two"), backend=shared)
         done: list[float] = []
 
         async def call(layer: RateLimit) -> None:
@@ -453,8 +453,8 @@ def test_estimate_counts_four_characters_per_token_rounded_up() -> None:
         ({"tokens_per_minute": 10.5}, TypeError),
         ({"max_concurrency": True}, TypeError),
         ({"max_concurrency": 2, "default_max_tokens": 0}, ValueError),
-        ({"max_concurrency": 2, "limiter": RateLimiter(max_concurrency=2)}, ValueError),
-        ({"limiter": "shared"}, TypeError),
+        ({"max_concurrency": 2, "backend": RateLimiter(max_concurrency=2)}, ValueError),
+        ({"backend": "shared"}, TypeError),
     ],
 )
 def test_rate_limit_rejects_bad_options_when_built(
@@ -473,11 +473,11 @@ def test_rate_limit_below_one_request_per_minute_spaces_calls_out() -> None:
 
 
 class ConfiguredMock(MockProvider):
-    """A mock terminal with a provider-style config, as RateLimit discovers it."""
+    """A mock terminal describing a default output budget, as RateLimit reads it."""
 
     def __init__(self, script: list[Any], max_output_tokens: int) -> None:
-        super().__init__(script)
-        self.config = ModelConfig("openai", "gpt-4o-mini", max_output_tokens=max_output_tokens)
+        info = ProviderInfo(name="openai", model="gpt-4o-mini", max_output_tokens=max_output_tokens)
+        super().__init__(script, info=info)
 
 
 def test_rate_limit_charges_the_terminal_configs_max_output_tokens_by_default() -> None:

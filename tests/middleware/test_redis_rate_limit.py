@@ -310,12 +310,11 @@ def test_redis_limiter_rejects_bad_options_when_built(
         RedisRateLimiter(**options)  # type: ignore[arg-type]
 
 
-def test_rate_limit_takes_backend_or_its_older_name_limiter_not_both() -> None:
+def test_rate_limit_takes_a_backend_or_its_own_limits_not_both() -> None:
     shared = RateLimiter(requests_per_minute=60)
-    assert RateLimit(MockProvider(["ok"]), limiter=shared).backend is shared
-    assert RateLimit(MockProvider(["ok"]), backend=shared).limiter is shared
-    with pytest.raises(ValueError, match="not both"):
-        RateLimit(MockProvider(["ok"]), backend=shared, limiter=shared)
+    assert RateLimit(MockProvider(["ok"]), backend=shared).backend is shared
+    with pytest.raises(TypeError, match="limiter"):
+        RateLimit(MockProvider(["ok"]), limiter=shared)  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="not both"):
         RateLimit(MockProvider(["ok"]), backend=shared, requests_per_minute=5)
 

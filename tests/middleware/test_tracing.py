@@ -24,7 +24,7 @@ from ashford_llm.errors import RateLimitError, ServerError
 from ashford_llm.middleware import Middleware, Tracing
 from ashford_llm.middleware import _semconv as sc
 from ashford_llm.middleware.retry import Retry
-from ashford_llm.protocol import LLMProvider
+from ashford_llm.protocol import LLMProvider, ProviderInfo
 from ashford_llm.testing import MockProvider, MockStream
 from ashford_llm.types import (
     ChatMessage,
@@ -589,14 +589,17 @@ async def test_streamed_output_content_is_the_joined_text(telemetry: Telemetry) 
 # Options and discovery ----------------------------------------------------------------------
 
 
-async def test_provider_model_and_server_are_discovered_from_the_terminal(
+async def test_provider_model_and_server_come_from_the_terminal_info(
     telemetry: Telemetry,
 ) -> None:
-    class Terminal(MockProvider):
-        server_address = "generativelanguage.googleapis.com"
-        server_port = 443
-
-    layer = telemetry.tracing(Retry(Terminal(["hi"], name="google", model="gemini-2.5-flash")))
+    info = ProviderInfo(
+        name="google",
+        model="gemini-2.5-flash",
+        otel_provider_name="gcp.gemini",
+        server_address="generativelanguage.googleapis.com",
+        server_port=443,
+    )
+    layer = telemetry.tracing(Retry(MockProvider(["hi"], info=info)))
     await layer.complete(CompletionRequest([ChatMessage.user("hi")]))
     span = telemetry.only_span()
     assert span.name == "chat gemini-2.5-flash"

@@ -802,8 +802,8 @@ async def test_key_and_base_url_come_from_the_environment(monkeypatch: pytest.Mo
     p = AnthropicProvider(CONFIG)
     await p.complete(HELLO)
     assert route.calls.last.request.headers["x-api-key"] == "sk-ant-from-env-000000"
-    assert p.server_address == "127.0.0.1"
-    assert p.server_port == 8999
+    assert p.info.server_address == "127.0.0.1"
+    assert p.info.server_port == 8999
 
 
 @respx.mock

@@ -308,7 +308,7 @@ async def test_base_url_comes_from_openai_base_url(monkeypatch: pytest.MonkeyPat
     async with provider_for(answer_ok, seen) as provider:
         await provider.complete(HELLO)
     assert str(seen[0].url) == "http://127.0.0.1:8000/v1/chat/completions"
-    assert (provider.server_address, provider.server_port) == ("127.0.0.1", 8000)
+    assert (provider.info.server_address, provider.info.server_port) == ("127.0.0.1", 8000)
 
 
 async def test_base_url_argument_wins_over_the_environment(
@@ -330,7 +330,7 @@ def test_missing_key_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None
 def test_key_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     provider = OpenAIProvider(CONFIG, http_client=httpx.AsyncClient())
-    assert provider._headers(KEY)["Authorization"] == f"Bearer {KEY}"
+    assert provider.dialect.headers(KEY)["Authorization"] == f"Bearer {KEY}"
     assert KEY not in repr(provider)
     assert KEY not in repr(provider.credentials)
 

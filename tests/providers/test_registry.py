@@ -17,6 +17,7 @@ from ashford_llm import (
     StreamEvent,
     provider_from_config,
 )
+from ashford_llm.protocol import ProviderInfo
 from ashford_llm.providers import OpenAIProvider, registry
 from ashford_llm.providers.registry import (
     BUILTIN_PROVIDERS,
@@ -38,6 +39,10 @@ class EchoProvider:
     @property
     def name(self) -> str:
         return "echo"
+
+    @property
+    def info(self) -> ProviderInfo:
+        return ProviderInfo(name="echo", model=self.config.model)
 
     async def complete(self, request: CompletionRequest) -> CompletionResponse:
         raise NotImplementedError
@@ -91,7 +96,7 @@ async def test_kwargs_reach_the_provider_constructor() -> None:
         )
     assert isinstance(provider, OpenAIProvider)
     assert provider.base_url == "http://127.0.0.1:11434/v1"
-    assert provider.max_tokens_field == "max_tokens"
+    assert provider.dialect.max_tokens_field == "max_tokens"
 
 
 def test_builtin_names_point_at_the_vendor_modules() -> None:
@@ -110,7 +115,7 @@ def test_other_builtin_names_load_their_class_when_written(name: str) -> None:
         pytest.skip(f"{module} is not written yet")
     cls = provider_class(name)
     assert cls.__name__ == attribute
-    assert cls.__module__ == module
+    assert getattr(importlib.import_module(module), attribute) is cls
 
 
 def test_gemini_is_an_alias_of_google() -> None:

@@ -10,7 +10,7 @@ import httpx
 
 from ashford_llm import ModelConfig
 from ashford_llm.providers import AnthropicProvider, GoogleProvider, OpenAIProvider
-from ashford_llm.providers._base import HTTPProvider
+from ashford_llm.providers.provider import HTTPProvider
 
 __all__ = [
     "VENDORS",

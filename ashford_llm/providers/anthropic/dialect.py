@@ -10,29 +10,29 @@ instruction instead. Plain `json_mode` is always a system instruction: Anthropic
 schema-free JSON mode (an open object schema is rejected), and assistant prefill is rejected by
 Claude 4.6 and later, so this provider never prefills.
 
-Reading answers, stream events and errors lives in `_anthropic_wire`.
+`AnthropicDialect` writes requests; answers are read in `decode`, errors in `errors`.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from collections.abc import AsyncIterator
+from typing import Any, Literal
 
 import httpx
 import msgspec
 
 from ashford_llm.config import ModelConfig
 from ashford_llm.errors import InvalidRequestError, LLMError
-from ashford_llm.providers._anthropic_wire import (
-    AnthropicStreamParser,
-    error_in_body,
-    parse_error,
-    parse_message,
-)
-from ashford_llm.providers._base import HTTPProvider
+from ashford_llm.providers.anthropic.decode import AnthropicStreamDecoder, parse_message
+from ashford_llm.providers.anthropic.errors import error_in_body, parse_error
 from ashford_llm.providers.credentials import Credentials
+from ashford_llm.providers.dialect import deep_merge, read_sse
+from ashford_llm.providers.provider import HTTPProvider, check_config, resolve_base_url
 from ashford_llm.types import CompletionRequest, CompletionResponse
 
-__all__ = ["AnthropicProvider"]
+__all__ = ["AnthropicDialect", "AnthropicProvider"]
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
 
 _DEFAULT_VERSION = "2023-06-01"
 _SAMPLING_FREE_VERSION = "2026-10-21"
@@ -75,6 +75,145 @@ def _closed_schema(schema: Any) -> Any:
     return out
 
 
+class AnthropicDialect:
+    """The Messages wire format for one model.
+
+    Args:
+        config: the model and its default options.
+        base_url: the API root without `/v1`.
+        name: the provider name responses report.
+        auth_header: "x-api-key" or "bearer" (`Authorization`).
+        api_version: the `anthropic-version` header; under "2026-10-21" no temperature is sent.
+        structured_outputs: use native structured outputs for `json_schema`; None decides by
+            the model name.
+    """
+
+    request_id_header: str | None = "request-id"
+    otel_provider_name = "anthropic"
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        name: str = "anthropic",
+        auth_header: Literal["x-api-key", "bearer"] = "x-api-key",
+        api_version: str = _DEFAULT_VERSION,
+        structured_outputs: bool | None = None,
+    ) -> None:
+        if auth_header not in ("x-api-key", "bearer"):
+            raise ValueError(f"auth_header must be 'x-api-key' or 'bearer', got {auth_header!r}")
+        if not isinstance(api_version, str) or not api_version.strip():
+            raise ValueError(f"api_version must be a non-empty string, got {api_version!r}")
+        if structured_outputs is not None and not isinstance(structured_outputs, bool):
+            raise TypeError("structured_outputs must be True, False or None")
+        temperature = config.temperature
+        if api_version != _SAMPLING_FREE_VERSION and temperature is not None and temperature > 1:
+            raise ValueError(f"Anthropic accepts temperature 0 to 1, got {temperature}")
+        self.config = config
+        self.model = config.model
+        self.base_url = base_url.rstrip("/")
+        self.name = name
+        self.auth_header = auth_header
+        self.api_version = api_version
+        self.structured_outputs = (
+            not config.model.startswith(_NO_STRUCTURED_OUTPUTS)
+            if structured_outputs is None
+            else structured_outputs
+        )
+        self._messages_url = f"{self.base_url}/v1/messages"
+        self._sends_temperature = api_version != _SAMPLING_FREE_VERSION
+
+    def url(self, *, stream: bool) -> str:
+        """Returns the Messages URL (streaming is switched on in the body)."""
+        return self._messages_url
+
+    def headers(self, key: str) -> dict[str, str]:
+        """Returns the JSON, version and auth headers."""
+        headers = {"content-type": "application/json", "anthropic-version": self.api_version}
+        if self.auth_header == "bearer":
+            headers["authorization"] = f"Bearer {key}"
+        else:
+            headers["x-api-key"] = key
+        return headers
+
+    def encode(self, request: CompletionRequest, *, stream: bool) -> bytes:
+        """Encodes the Messages request: system on top, turns, limits, JSON output, stream."""
+        system: list[str] = []
+        turns: list[dict[str, Any]] = []
+        for message in request.messages:
+            text = message.text
+            if message.role == "system":
+                system.append(text)
+            elif turns and turns[-1]["role"] == message.role:
+                last = turns[-1]
+                if isinstance(last["content"], str):
+                    last["content"] = [{"type": "text", "text": last["content"]}]
+                last["content"].append({"type": "text", "text": text})
+            else:
+                turns.append({"role": message.role, "content": text})
+        if not turns:
+            raise InvalidRequestError(
+                "Anthropic needs at least one user or assistant message besides system ones"
+            )
+        config = self.config
+        body: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": request.max_tokens or config.max_output_tokens,
+            "messages": turns,
+        }
+        temperature = request.temperature if request.temperature is not None else config.temperature
+        if temperature is not None and self._sends_temperature:
+            if temperature > 1:
+                raise InvalidRequestError(
+                    f"Anthropic accepts temperature 0 to 1, got {temperature}"
+                )
+            body["temperature"] = temperature
+        if request.top_p is not None and self._sends_temperature:
+            body["top_p"] = request.top_p
+        if request.json_schema is not None and self.structured_outputs:
+            schema = _closed_schema(request.json_schema)
+            body["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
+        elif request.json_schema is not None:
+            schema_text = _ENCODER.encode(request.json_schema).decode()
+            system.append(f"{_JSON_INSTRUCTION} It must follow this JSON Schema: {schema_text}")
+        elif request.json_mode:
+            system.append(_JSON_INSTRUCTION)
+        if system:
+            body["system"] = "\n\n".join(system)
+        if request.stop:
+            body["stop_sequences"] = list(request.stop)
+        if stream:
+            body["stream"] = True
+        if request.vendor_options:
+            deep_merge(body, request.vendor_options)
+        return _ENCODER.encode(body)
+
+    def decode(
+        self, body: bytes, *, latency_ms: float, request_id: str | None
+    ) -> CompletionResponse:
+        """Parses a Message into the normalised response."""
+        return parse_message(
+            body, provider=self.name, model=self.model, latency_ms=latency_ms, request_id=request_id
+        )
+
+    def stream_decoder(self) -> AnthropicStreamDecoder:
+        """Returns a decoder for one stream."""
+        return AnthropicStreamDecoder(self.model, self.name)
+
+    def frames(self, response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
+        """Reads the Server-Sent Events of a stream."""
+        return read_sse(response, error_in_body)
+
+    def error(self, status: int, headers: httpx.Headers, body: bytes) -> LLMError:
+        """Maps a non-2xx answer to its class, keeping Anthropic's message, type and code."""
+        return parse_error(status, headers, body)
+
+    def error_in_body(self, body: bytes | str) -> LLMError | None:
+        """Finds an Anthropic error object in a body that should have been an answer."""
+        return error_in_body(body)
+
+
 class AnthropicProvider(HTTPProvider):
     """Calls Claude through the Anthropic Messages API, whole or streamed.
 
@@ -92,12 +231,6 @@ class AnthropicProvider(HTTPProvider):
             the model name (off for models released before the feature).
     """
 
-    provider_name: ClassVar[str] = "anthropic"
-    env_keys: ClassVar[tuple[str, ...]] = ("ANTHROPIC_API_KEY",)
-    env_base_url: ClassVar[str | None] = "ANTHROPIC_BASE_URL"
-    default_base_url: ClassVar[str] = "https://api.anthropic.com"
-    request_id_header: ClassVar[str | None] = "request-id"
-
     def __init__(
         self,
         config: ModelConfig,
@@ -111,116 +244,21 @@ class AnthropicProvider(HTTPProvider):
         api_version: str = _DEFAULT_VERSION,
         structured_outputs: bool | None = None,
     ) -> None:
-        if auth_header not in ("x-api-key", "bearer"):
-            raise ValueError(f"auth_header must be 'x-api-key' or 'bearer', got {auth_header!r}")
-        if not isinstance(api_version, str) or not api_version.strip():
-            raise ValueError(f"api_version must be a non-empty string, got {api_version!r}")
-        if structured_outputs is not None and not isinstance(structured_outputs, bool):
-            raise TypeError("structured_outputs must be True, False or None")
-        temperature = config.temperature if isinstance(config, ModelConfig) else None
-        if api_version != _SAMPLING_FREE_VERSION and temperature is not None and temperature > 1:
-            raise ValueError(f"Anthropic accepts temperature 0 to 1, got {temperature}")
-        super().__init__(
+        check_config(config, "anthropic")
+        dialect = AnthropicDialect(
             config,
+            base_url=resolve_base_url(base_url, "ANTHROPIC_BASE_URL", DEFAULT_BASE_URL),
+            auth_header=auth_header,
+            api_version=api_version,
+            structured_outputs=structured_outputs,
+        )
+        super().__init__(
+            dialect,
+            env_keys=("ANTHROPIC_API_KEY",),
             api_key=api_key,
             credentials=credentials,
-            base_url=base_url,
             http_client=http_client,
             timeout=timeout,
+            max_output_tokens=config.max_output_tokens,
+            temperature=config.temperature,
         )
-        self.auth_header = auth_header
-        self.api_version = api_version
-        self.structured_outputs = (
-            not config.model.startswith(_NO_STRUCTURED_OUTPUTS)
-            if structured_outputs is None
-            else structured_outputs
-        )
-        self._messages_url = f"{self.base_url}/v1/messages"
-        self._sends_temperature = api_version != _SAMPLING_FREE_VERSION
-
-    def _url(self, stream: bool) -> str:
-        """Returns the Messages URL (streaming is switched on in the body)."""
-        return self._messages_url
-
-    def _headers(self, key: str) -> dict[str, str]:
-        """Returns the JSON, version and auth headers."""
-        headers = {"content-type": "application/json", "anthropic-version": self.api_version}
-        if self.auth_header == "bearer":
-            headers["authorization"] = f"Bearer {key}"
-        else:
-            headers["x-api-key"] = key
-        return headers
-
-    def _body(self, request: CompletionRequest, stream: bool) -> bytes:
-        """Encodes the Messages request: system on top, turns, limits, JSON output, stream."""
-        system: list[str] = []
-        turns: list[dict[str, Any]] = []
-        for message in request.messages:
-            if message.role == "system":
-                system.append(message.content)
-            elif turns and turns[-1]["role"] == message.role:
-                last = turns[-1]
-                if isinstance(last["content"], str):
-                    last["content"] = [{"type": "text", "text": last["content"]}]
-                last["content"].append({"type": "text", "text": message.content})
-            else:
-                turns.append({"role": message.role, "content": message.content})
-        if not turns:
-            raise InvalidRequestError(
-                "Anthropic needs at least one user or assistant message besides system ones",
-                provider=self.provider_name,
-            )
-        body: dict[str, Any] = {
-            "model": self.config.model,
-            "max_tokens": request.max_tokens or self.config.max_output_tokens,
-            "messages": turns,
-        }
-        temperature = (
-            request.temperature if request.temperature is not None else self.config.temperature
-        )
-        if temperature is not None and self._sends_temperature:
-            if temperature > 1:
-                raise InvalidRequestError(
-                    f"Anthropic accepts temperature 0 to 1, got {temperature}",
-                    provider=self.provider_name,
-                )
-            body["temperature"] = temperature
-        if request.json_schema is not None and self.structured_outputs:
-            schema = _closed_schema(request.json_schema)
-            body["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
-        elif request.json_schema is not None:
-            schema_text = _ENCODER.encode(request.json_schema).decode()
-            system.append(f"{_JSON_INSTRUCTION} It must follow this JSON Schema: {schema_text}")
-        elif request.json_mode:
-            system.append(_JSON_INSTRUCTION)
-        if system:
-            body["system"] = "\n\n".join(system)
-        if request.stop:
-            body["stop_sequences"] = list(request.stop)
-        if stream:
-            body["stream"] = True
-        return _ENCODER.encode(body)
-
-    def _parse_response(
-        self, body: bytes, latency_ms: float, request_id: str | None
-    ) -> CompletionResponse:
-        """Parses a Message into the normalised response."""
-        return parse_message(
-            body,
-            provider=self.provider_name,
-            default_model=self.config.model,
-            latency_ms=latency_ms,
-            request_id=request_id,
-        )
-
-    def _stream_parser(self) -> AnthropicStreamParser:
-        """Returns a parser for one stream."""
-        return AnthropicStreamParser(self.config.model, self.provider_name)
-
-    def _error(self, status: int, headers: httpx.Headers, body: bytes) -> LLMError:
-        """Maps a non-2xx answer to its class, keeping Anthropic's message, type and code."""
-        return parse_error(status, headers, body)
-
-    def _error_in_body(self, body: bytes) -> LLMError | None:
-        """Finds an Anthropic error object in a 200 body that should have been a stream."""
-        return error_in_body(body)

@@ -1,26 +1,26 @@
-"""HTTPProvider: the base of the vendor providers.
+"""HTTPProvider: the one concrete vendor provider, driven by a dialect.
 
-It owns the client (or uses a shared one), the credentials and the single 401 refresh,
-measures latency, maps non-2xx answers to typed errors with their context, and runs the
-Server-Sent Events loop. A vendor module supplies only its wire format: URLs, headers, the
-request body, and parsers for responses, stream events and error bodies.
+It owns what every vendor shares: the client (or a shared one), the credentials and the
+single 401 refresh, latency, the stream loop, and the context every error carries (provider,
+status, request id, retry-after, body excerpt). The dialect (`dialect.Dialect`) supplies the
+vendor's wire format. `OpenAIProvider`, `AnthropicProvider` and `GoogleProvider` are this
+class with their vendor's dialect built from their constructor options.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, ClassVar, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from httpx_sse import EventSource
 
 from ashford_llm.config import ModelConfig
 from ashford_llm.errors import InvalidRequestError, LLMError, ResponseDecodeError, redact
-from ashford_llm.protocol import AsyncCloseable
+from ashford_llm.protocol import AsyncCloseable, ProviderInfo
 from ashford_llm.providers._http import (
     DEFAULT_LIMITS,
     DEFAULT_TIMEOUT,
@@ -35,105 +35,94 @@ from ashford_llm.providers.credentials import (
     StaticCredentials,
     checked_key,
 )
-from ashford_llm.types import (
-    CompletionRequest,
-    CompletionResponse,
-    StreamEnd,
-    StreamEvent,
-    TextDelta,
-)
+from ashford_llm.providers.dialect import Dialect, StreamDecoder
+from ashford_llm.types import CompletionRequest, CompletionResponse, StreamEnd, StreamEvent
 
-__all__ = ["HTTPProvider", "StreamParser", "add_usage_so_far"]
+__all__ = ["HTTPProvider", "add_usage_so_far", "check_config", "resolve_base_url"]
 
 # What an httpx.AsyncClient made without `timeout=` has: 5 seconds for every phase.
 _HTTPX_DEFAULT = httpx.Timeout(5.0)
 
 
-class StreamParser(Protocol):
-    """Turns one vendor's stream events into text, and knows when the stream is complete."""
-
-    @property
-    def done(self) -> bool:
-        """True once the vendor's terminal event arrived; the loop stops reading."""
-        ...
-
-    @property
-    def complete(self) -> bool:
-        """True when everything needed for the final response arrived."""
-        ...
-
-    @property
-    def usage(self) -> tuple[int | None, int | None]:
-        """The (input, output) tokens the stream reported so far; None where it has not."""
-        ...
-
-    def feed(self, event: str, data: str) -> str | None:
-        """Consumes one event; returns its text, or raises an LLMError for an error event."""
-        ...
-
-    def response(self, latency_ms: float, request_id: str | None) -> CompletionResponse:
-        """Builds the final response from what the stream carried."""
-        ...
-
-
-def add_usage_so_far(error: LLMError, parser: StreamParser) -> None:
+def add_usage_so_far(error: LLMError, decoder: StreamDecoder) -> None:
     """Gives a stream's error the usage reported before it failed, unless it has its own."""
-    input_tokens, output_tokens = parser.usage
+    input_tokens, output_tokens = decoder.usage
     if error.input_tokens is None:
         error.input_tokens = input_tokens
     if error.output_tokens is None:
         error.output_tokens = output_tokens
 
 
+def check_config(config: Any, *names: str) -> ModelConfig:
+    """Returns `config` if it is a ModelConfig for one of `names` (the provider's names)."""
+    if not isinstance(config, ModelConfig):
+        raise TypeError(f"config must be a ModelConfig, got {type(config).__name__}")
+    if config.provider.strip().lower() not in names:
+        raise ValueError(
+            f"config.provider is {config.provider!r}, but this provider serves "
+            + " or ".join(repr(name) for name in names)
+        )
+    return config
+
+
+def resolve_base_url(given: str | None, env_var: str | None, default: str) -> str:
+    """Returns the API root: the one given, else the environment variable's, else the default."""
+    env = os.environ.get(env_var, "") if env_var else ""
+    base_url = (given or env or default).rstrip("/")
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
+    return base_url
+
+
 class HTTPProvider(AsyncCloseable):
-    """Base of the vendor providers: client, credentials, 401 refresh, errors, SSE loop.
+    """Calls one vendor's HTTP API, as its dialect describes it, whole or streamed.
 
     Args:
-        config: the vendor's model and default options.
-        api_key: the key; when neither it nor `credentials` is given, the vendor's usual
-            environment variables are read (a missing key is an error before any request).
+        dialect: the vendor's wire format, built for one model.
+        env_keys: environment variables that may hold the key, first set wins.
+        api_key: the key; when neither it nor `credentials` is given, `env_keys` are read
+            (a missing key is an error before any request).
         credentials: an object with `async get()` and `async refresh()` returning keys.
-        base_url: the API base; defaults to the vendor's (or its base-URL variable).
         http_client: a shared `httpx.AsyncClient`; the provider then does not close it.
         timeout: seconds or an `httpx.Timeout` for each HTTP exchange. When None, a shared
             client's own timeout applies, except httpx's 5-second default (a client made
             without `timeout=`), which would cut long generations: our default is used then.
+        max_output_tokens: the output budget the dialect sends by default (for `info`).
+        temperature: the temperature the dialect sends by default (for `info`).
     """
-
-    provider_name: ClassVar[str]
-    env_keys: ClassVar[tuple[str, ...]]
-    env_base_url: ClassVar[str | None] = None
-    default_base_url: ClassVar[str]
-    request_id_header: ClassVar[str | None] = None
 
     def __init__(
         self,
-        config: ModelConfig,
+        dialect: Dialect,
         *,
+        env_keys: tuple[str, ...] = (),
         api_key: str | None = None,
         credentials: Credentials | None = None,
-        base_url: str | None = None,
         http_client: httpx.AsyncClient | None = None,
         timeout: float | httpx.Timeout | None = None,
+        max_output_tokens: int | None = None,
+        temperature: float | None = None,
     ) -> None:
-        if not isinstance(config, ModelConfig):
-            raise TypeError(f"config must be a ModelConfig, got {type(config).__name__}")
         if api_key is not None and credentials is not None:
             raise ValueError("pass api_key or credentials, not both")
-        self.config = config
+        self.dialect = dialect
         if credentials is not None:
             self.credentials: Credentials = credentials
         elif api_key is not None:
             self.credentials = StaticCredentials(api_key)
         else:
-            self.credentials = EnvCredentials(self.env_keys, provider=self.provider_name)
-        env_base = os.environ.get(self.env_base_url, "") if self.env_base_url else ""
-        self.base_url = (base_url or env_base or self.default_base_url).rstrip("/")
-        parts = urlsplit(self.base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"base_url must be an http(s) URL, got {self.base_url!r}")
-        self.server_address: str = parts.hostname
-        self.server_port: int = parts.port or (443 if parts.scheme == "https" else 80)
+            self.credentials = EnvCredentials(env_keys, provider=dialect.name)
+        parts = urlsplit(dialect.base_url)
+        self._info = ProviderInfo(
+            name=dialect.name,
+            model=dialect.model,
+            otel_provider_name=dialect.otel_provider_name,
+            server_address=parts.hostname,
+            server_port=parts.port or (443 if parts.scheme == "https" else 80),
+            max_output_tokens=max_output_tokens,
+            temperature=temperature,
+        )
         if isinstance(timeout, int | float) and not isinstance(timeout, bool):
             if timeout <= 0:
                 raise ValueError(f"timeout must be positive, got {timeout!r}")
@@ -150,93 +139,81 @@ class HTTPProvider(AsyncCloseable):
             timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT
         )
 
-    # --- what a vendor module supplies -------------------------------------------------
-
-    def _url(self, stream: bool) -> str:
-        """Returns the full URL for a plain or streamed call."""
-        raise NotImplementedError
-
-    def _headers(self, key: str) -> dict[str, str]:
-        """Returns the request headers, auth included."""
-        raise NotImplementedError
-
-    def _body(self, request: CompletionRequest, stream: bool) -> bytes:
-        """Encodes the vendor's request body."""
-        raise NotImplementedError
-
-    def _parse_response(
-        self, body: bytes, latency_ms: float, request_id: str | None
-    ) -> CompletionResponse:
-        """Parses a 200 body into a response, raising a typed error for no text."""
-        raise NotImplementedError
-
-    def _stream_parser(self) -> StreamParser:
-        """Returns a fresh parser for one stream."""
-        raise NotImplementedError
-
-    def _error(self, status: int, headers: httpx.Headers, body: bytes) -> LLMError:
-        """Builds the typed error for a non-2xx answer from the vendor's error body."""
-        raise NotImplementedError
-
-    # --- shared behaviour --------------------------------------------------------------
-
     @property
     def name(self) -> str:
-        """The vendor's name, e.g. "openai"."""
-        return self.provider_name
+        """The provider's name, e.g. "openai"."""
+        return self.dialect.name
+
+    @property
+    def info(self) -> ProviderInfo:
+        """The model, vendor, server and defaults this provider calls with."""
+        return self._info
 
     @property
     def model(self) -> str:
         """The configured model name."""
-        return self.config.model
+        return self.dialect.model
+
+    @property
+    def base_url(self) -> str:
+        """The API root the requests go to."""
+        return self.dialect.base_url
 
     def _request_id(self, headers: httpx.Headers) -> str | None:
         """Reads the vendor's request id header, if it has one."""
-        return headers.get(self.request_id_header) if self.request_id_header else None
+        header = self.dialect.request_id_header
+        return headers.get(header) if header else None
 
     async def complete(self, request: CompletionRequest) -> CompletionResponse:
         """Sends one request and returns the parsed answer."""
-        body = self._body(request, stream=False)
+        dialect = self.dialect
+        body = self._encode(request, stream=False)
         started = time.perf_counter()
-        with map_httpx_errors(self.provider_name):
-            response = await self._post(body, stream=False)
+        with map_httpx_errors(dialect.name):
+            response = await self._post(body)
         latency_ms = (time.perf_counter() - started) * 1000.0
-        return self._parse_response(
-            response.content, latency_ms, self._request_id(response.headers)
-        )
+        request_id = self._request_id(response.headers)
+        try:
+            return dialect.decode(response.content, latency_ms=latency_ms, request_id=request_id)
+        except LLMError as error:
+            error.provider = error.provider or dialect.name
+            error.request_id = error.request_id or request_id
+            raise
 
-    async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
-        """Streams the answer: TextDeltas as they arrive, then one StreamEnd."""
-        body = self._body(request, stream=True)
+    async def stream(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:
+        """Streams the answer: deltas as they arrive, then one StreamEnd."""
+        dialect = self.dialect
+        body = self._encode(request, stream=True)
         started = time.perf_counter()
-        parser = self._stream_parser()
+        decoder = dialect.stream_decoder()
         request_id: str | None = None
         try:
-            with map_httpx_errors(self.provider_name):
+            with map_httpx_errors(dialect.name):
                 async with self._open_stream(body) as response:
                     request_id = self._request_id(response.headers)
-                    async for sse in EventSource(response).aiter_sse():
-                        try:
-                            text = parser.feed(sse.event, sse.data)
-                        except LLMError as error:
-                            error.provider = error.provider or self.provider_name
-                            error.request_id = error.request_id or request_id
-                            raise
-                        if text:
-                            yield TextDelta(text)
-                        if parser.done:
+                    async for event, data in dialect.frames(response):
+                        for delta in decoder.feed(event, data):
+                            yield delta
+                        if decoder.done:
                             break
-            if not parser.complete:
-                raise ResponseDecodeError(
-                    "the stream ended before its terminal event",
-                    provider=self.provider_name,
-                    request_id=request_id,
-                )
+            if not decoder.complete:
+                raise ResponseDecodeError("the stream ended before its terminal event")
+            latency_ms = (time.perf_counter() - started) * 1000.0
+            final = decoder.response(latency_ms, request_id)
         except LLMError as error:
-            add_usage_so_far(error, parser)
+            error.provider = error.provider or dialect.name
+            error.request_id = error.request_id or request_id
+            add_usage_so_far(error, decoder)
             raise
-        latency_ms = (time.perf_counter() - started) * 1000.0
-        yield StreamEnd(parser.response(latency_ms, request_id))
+        yield StreamEnd(final)
+
+    def _encode(self, request: CompletionRequest, *, stream: bool) -> bytes:
+        """Encodes the body, naming the provider on a request the dialect refuses."""
+        try:
+            return self.dialect.encode(request, stream=stream)
+        except LLMError as error:
+            error.provider = error.provider or self.dialect.name
+            raise
 
     async def _key(self, *, refresh: bool) -> str:
         """Returns the current (or renewed) key, checked: any Credentials object may supply it."""
@@ -248,17 +225,18 @@ class HTTPProvider(AsyncCloseable):
             checked = checked_key(key)
         except (TypeError, ValueError) as exc:
             raise InvalidRequestError(
-                f"the credentials returned an unusable key: {exc}", provider=self.provider_name
+                f"the credentials returned an unusable key: {exc}", provider=self.dialect.name
             ) from None
         self._last_key, self._checked_key = key, checked
         return checked
 
-    async def _post(self, body: bytes, *, stream: bool) -> httpx.Response:
+    async def _post(self, body: bytes) -> httpx.Response:
         """Posts the body; refreshes the credential once on a 401; raises on non-2xx."""
+        url = self.dialect.url(stream=False)
         for attempt in range(2):
             key = await self._key(refresh=attempt > 0)
             response = await self._client.post(
-                self._url(stream), content=body, headers=self._headers(key), timeout=self._timeout
+                url, content=body, headers=self.dialect.headers(key), timeout=self._timeout
             )
             if response.status_code == 401 and attempt == 0:
                 continue
@@ -272,14 +250,11 @@ class HTTPProvider(AsyncCloseable):
     @asynccontextmanager
     async def _open_stream(self, body: bytes) -> AsyncIterator[httpx.Response]:
         """Opens a streamed response; refreshes once on a 401; raises on non-2xx."""
+        url = self.dialect.url(stream=True)
         for attempt in range(2):
             key = await self._key(refresh=attempt > 0)
             request = self._client.build_request(
-                "POST",
-                self._url(True),
-                content=body,
-                headers=self._headers(key),
-                timeout=self._timeout,
+                "POST", url, content=body, headers=self.dialect.headers(key), timeout=self._timeout
             )
             response = await self._client.send(request, stream=True)
             try:
@@ -310,13 +285,13 @@ class HTTPProvider(AsyncCloseable):
     ) -> LLMError:
         """Builds the vendor's error and adds status, request id, retry-after and excerpt."""
         if unexpected is not None and status < 300:
-            error: LLMError = self._error_in_body(body) or ResponseDecodeError(
+            error: LLMError = self.dialect.error_in_body(body) or ResponseDecodeError(
                 f"expected an event stream, got {unexpected or 'no content type'}: "
                 f"{excerpt(body)!r}"
             )
         else:
-            error = self._error(status, headers, body)
-        error.provider = self.provider_name
+            error = self.dialect.error(status, headers, body)
+        error.provider = self.dialect.name
         if error.status is None and status >= 300:
             error.status = status
         error.request_id = error.request_id or self._request_id(headers)
@@ -328,14 +303,10 @@ class HTTPProvider(AsyncCloseable):
             error.body_excerpt = redact(excerpt(body))
         return error
 
-    def _error_in_body(self, body: bytes) -> LLMError | None:
-        """Finds an error object in a 200 body that should have been a stream, if any."""
-        return None
-
     async def aclose(self) -> None:
         """Closes the HTTP client if this provider created it."""
         if self._owns_client:
             await self._client.aclose()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(model={self.config.model!r})"
+        return f"{type(self).__name__}(model={self.dialect.model!r})"

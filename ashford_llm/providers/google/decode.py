@@ -3,19 +3,22 @@
 Only the fields ashford_llm uses are decoded, all optional, so new vendor fields and nulls never
 break parsing. Usage is normalised: input is `promptTokenCount` (cached content included),
 output is candidates plus thoughts. An error object found in an answer is raised through
-`_google_errors`; a blocked prompt is a ContentFilterError naming the block reason.
+`errors`; a blocked prompt is a ContentFilterError naming the block reason.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import msgspec
 
 from ashford_llm.errors import ContentFilterError
-from ashford_llm.providers._google_errors import Status, error_from_status
 from ashford_llm.providers._http import decode_json, require_text
-from ashford_llm.types import CompletionResponse, FinishReason
+from ashford_llm.providers.dialect import NO_DELTAS, Delta
+from ashford_llm.providers.google.errors import Status, error_from_status
+from ashford_llm.types import CompletionResponse, FinishReason, TextDelta
 
-__all__ = ["GoogleStreamParser", "parse_response"]
+__all__ = ["GoogleStreamDecoder", "parse_response"]
 
 _FINISH_REASONS: dict[str, FinishReason] = {
     "STOP": "stop",
@@ -122,7 +125,7 @@ def _build(
 
 
 def parse_response(
-    body: bytes, *, provider: str, default_model: str, latency_ms: float, request_id: str | None
+    body: bytes, *, provider: str, model: str, latency_ms: float, request_id: str | None
 ) -> CompletionResponse:
     """Parses a GenerateContentResponse: the first candidate's text, usage, ids."""
     parsed = decode_json(_RESPONSE_DECODER, body, provider=provider, what="a Gemini response")
@@ -141,7 +144,7 @@ def parse_response(
         content,
         finish,
         parsed.usage_metadata or _Usage(),
-        model=parsed.model_version or default_model,
+        model=parsed.model_version or model,
         provider=provider,
         response_id=parsed.response_id,
         latency_ms=latency_ms,
@@ -149,7 +152,7 @@ def parse_response(
     )
 
 
-class GoogleStreamParser:
+class GoogleStreamDecoder:
     """Reads Gemini's SSE chunks; the stream is complete once a finishReason arrived."""
 
     __slots__ = ("_parts", "_usage", "finish", "model", "provider", "response_id")
@@ -180,8 +183,8 @@ class GoogleStreamParser:
         ]
         return usage.prompt_token_count, (sum(known) if known else None)
 
-    def feed(self, event: str, data: str) -> str | None:
-        """Consumes one chunk; returns its text, or raises for an error or a blocked prompt."""
+    def feed(self, event: str, data: str) -> Sequence[Delta]:
+        """Consumes one chunk; returns its delta, or raises for an error or a blocked prompt."""
         chunk = decode_json(_RESPONSE_DECODER, data, provider=self.provider, what="a stream chunk")
         if chunk.error is not None:
             raise error_from_status(chunk.error, None)
@@ -193,14 +196,15 @@ class GoogleStreamParser:
             blocked = _blocked(chunk.prompt_feedback, self.provider)
             if blocked is not None:
                 raise blocked
-            return None
+            return NO_DELTAS
         candidate = chunk.candidates[0]
         if candidate.finish_reason:
             self.finish = candidate.finish_reason
         text = _text(candidate)
-        if text:
-            self._parts.append(text)
-        return text or None
+        if not text:
+            return NO_DELTAS
+        self._parts.append(text)
+        return (TextDelta(text),)
 
     def response(self, latency_ms: float, request_id: str | None) -> CompletionResponse:
         """Builds the final response from the streamed text and the last usage seen."""

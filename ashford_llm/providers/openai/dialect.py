@@ -1,0 +1,220 @@
+"""OpenAI Chat Completions over httpx + msgspec, also for OpenAI-compatible servers.
+
+`base_url` (or OPENAI_BASE_URL, including `/v1`) points the provider at any server speaking
+the same API: vLLM, Ollama, llama.cpp server, gateways. `OpenAIDialect` writes requests;
+answers are read in `decode`, errors in `errors`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+import httpx
+import msgspec
+
+from ashford_llm.config import ModelConfig
+from ashford_llm.errors import LLMError
+from ashford_llm.providers.credentials import Credentials
+from ashford_llm.providers.dialect import deep_merge, read_sse
+from ashford_llm.providers.openai.decode import OpenAIStreamDecoder, parse_completion
+from ashford_llm.providers.openai.errors import error_from_body, error_in_body
+from ashford_llm.providers.provider import HTTPProvider, check_config, resolve_base_url
+from ashford_llm.types import ChatMessage, CompletionRequest, CompletionResponse
+
+__all__ = ["OpenAIDialect", "OpenAIProvider"]
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+_ENCODER = msgspec.json.Encoder()
+# OpenAI accepts schema names of 1-64 letters, digits, underscores and dashes.
+_SCHEMA_NAME_BAD = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def _schema_name(schema: dict[str, Any]) -> str:
+    """Derives the json_schema name OpenAI requires: the schema's title, else "output"."""
+    title = schema.get("title")
+    name = _SCHEMA_NAME_BAD.sub("_", title)[:64] if isinstance(title, str) else ""
+    return name or "output"
+
+
+class OpenAIDialect:
+    """The Chat Completions wire format for one model.
+
+    Args:
+        config: the model and its default options.
+        base_url: the API root including `/v1`.
+        name: the provider name responses report ("openai", or a compatible vendor's).
+        otel_provider_name: `gen_ai.provider.name`; default `name`.
+        organization: the OpenAI-Organization header, if any.
+        project: the OpenAI-Project header, if any.
+        max_tokens_field: "max_completion_tokens" (OpenAI's current models) or "max_tokens"
+            (older OpenAI-compatible servers).
+        system_role: "system", or "developer" for OpenAI reasoning models that want it.
+    """
+
+    request_id_header: str | None = "x-request-id"
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        name: str = "openai",
+        otel_provider_name: str | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        max_tokens_field: Literal["max_completion_tokens", "max_tokens"] = "max_completion_tokens",
+        system_role: Literal["system", "developer"] = "system",
+    ) -> None:
+        if max_tokens_field not in ("max_completion_tokens", "max_tokens"):
+            raise ValueError(
+                "max_tokens_field must be 'max_completion_tokens' or 'max_tokens', "
+                f"got {max_tokens_field!r}"
+            )
+        if system_role not in ("system", "developer"):
+            raise ValueError(f"system_role must be 'system' or 'developer', got {system_role!r}")
+        self.config = config
+        self.model = config.model
+        self.base_url = base_url.rstrip("/")
+        self.name = name
+        self.otel_provider_name = otel_provider_name or name
+        self.max_tokens_field = max_tokens_field
+        self.system_role = system_role
+        self._url = f"{self.base_url}/chat/completions"
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if organization:
+            headers["OpenAI-Organization"] = organization
+        if project:
+            headers["OpenAI-Project"] = project
+        self._static_headers = headers
+
+    def url(self, *, stream: bool) -> str:
+        """Returns the Chat Completions URL (the same for streams)."""
+        return self._url
+
+    def headers(self, key: str) -> dict[str, str]:
+        """Returns the headers with the bearer key."""
+        headers = self._static_headers.copy()
+        headers["Authorization"] = f"Bearer {key}"
+        return headers
+
+    def _message(self, message: ChatMessage) -> dict[str, Any]:
+        """Encodes one message; a system message takes the configured role."""
+        role = self.system_role if message.role == "system" else message.role
+        return {"role": role, "content": message.text}
+
+    def encode(self, request: CompletionRequest, *, stream: bool) -> bytes:
+        """Encodes the Chat Completions body."""
+        config = self.config
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [self._message(m) for m in request.messages],
+            self.max_tokens_field: request.max_tokens or config.max_output_tokens,
+        }
+        temperature = request.temperature if request.temperature is not None else config.temperature
+        if temperature is not None:
+            body["temperature"] = temperature
+        if request.top_p is not None:
+            body["top_p"] = request.top_p
+        if request.seed is not None:
+            body["seed"] = request.seed
+        if request.json_schema is not None:
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": _schema_name(request.json_schema),
+                    "schema": request.json_schema,
+                    "strict": True,
+                },
+            }
+        elif request.json_mode:
+            body["response_format"] = {"type": "json_object"}
+        if request.stop:
+            body["stop"] = list(request.stop)
+        if stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+        if request.vendor_options:
+            deep_merge(body, request.vendor_options)
+        return _ENCODER.encode(body)
+
+    def decode(
+        self, body: bytes, *, latency_ms: float, request_id: str | None
+    ) -> CompletionResponse:
+        """Parses a completion; a refusal, a filtered or an empty answer raises."""
+        return parse_completion(
+            body, model=self.model, provider=self.name, latency_ms=latency_ms, request_id=request_id
+        )
+
+    def stream_decoder(self) -> OpenAIStreamDecoder:
+        """Returns a decoder for one stream."""
+        return OpenAIStreamDecoder(self.model, self.name)
+
+    def frames(self, response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
+        """Reads the Server-Sent Events of a stream."""
+        return read_sse(response, error_in_body)
+
+    def error(self, status: int, headers: httpx.Headers, body: bytes) -> LLMError:
+        """Maps a non-2xx answer to its class, keeping OpenAI's message, type and code."""
+        return error_from_body(status, body)
+
+    def error_in_body(self, body: bytes | str) -> LLMError | None:
+        """Finds an `{"error": ...}` object in a body that should have been an answer."""
+        return error_in_body(body)
+
+
+class OpenAIProvider(HTTPProvider):
+    """Calls OpenAI's Chat Completions API, or any server that speaks it.
+
+    Args:
+        config: the model and its default options.
+        api_key: the key; default OPENAI_API_KEY.
+        credentials: an object with `async get()`/`async refresh()` instead of a fixed key.
+        base_url: the API base including `/v1`; default OPENAI_BASE_URL, else OpenAI's.
+        http_client: a shared `httpx.AsyncClient` (not closed by `aclose`).
+        timeout: seconds or an `httpx.Timeout` per HTTP exchange.
+        organization: the OpenAI-Organization header; default OPENAI_ORG_ID.
+        project: the OpenAI-Project header; default OPENAI_PROJECT_ID.
+        max_tokens_field: "max_completion_tokens" (OpenAI's current models) or "max_tokens"
+            (older OpenAI-compatible servers).
+        system_role: "system", or "developer" for OpenAI reasoning models that want it.
+    """
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        *,
+        api_key: str | None = None,
+        credentials: Credentials | None = None,
+        base_url: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        max_tokens_field: Literal["max_completion_tokens", "max_tokens"] = "max_completion_tokens",
+        system_role: Literal["system", "developer"] = "system",
+    ) -> None:
+        check_config(config, "openai")
+        for option, value in (("organization", organization), ("project", project)):
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ValueError(f"{option} must be a non-empty string, got {value!r}")
+        dialect = OpenAIDialect(
+            config,
+            base_url=resolve_base_url(base_url, "OPENAI_BASE_URL", DEFAULT_BASE_URL),
+            organization=organization or os.environ.get("OPENAI_ORG_ID") or None,
+            project=project or os.environ.get("OPENAI_PROJECT_ID") or None,
+            max_tokens_field=max_tokens_field,
+            system_role=system_role,
+        )
+        super().__init__(
+            dialect,
+            env_keys=("OPENAI_API_KEY",),
+            api_key=api_key,
+            credentials=credentials,
+            http_client=http_client,
+            timeout=timeout,
+            max_output_tokens=config.max_output_tokens,
+            temperature=config.temperature,
+        )
