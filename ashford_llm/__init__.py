@@ -23,17 +23,26 @@ from ashford_llm.errors import (
     RetryableError,
     ServerError,
 )
-from ashford_llm.protocol import LLMProvider
+from ashford_llm.protocol import LLMProvider, ProviderInfo
 from ashford_llm.providers.registry import known_providers, provider_class, provider_from_config
 from ashford_llm.types import (
+    CachePoint,
     ChatMessage,
     CompletionRequest,
     CompletionResponse,
+    DocumentPart,
     FinishReason,
+    ImagePart,
+    Part,
+    ReasoningConfig,
+    ReasoningDelta,
+    ReasoningEffort,
+    ReasoningPart,
     Role,
     StreamEnd,
     StreamEvent,
     TextDelta,
+    TextPart,
 )
 
 if TYPE_CHECKING:
@@ -56,15 +65,18 @@ def __getattr__(name: str) -> str:
 
 __all__ = [
     "AuthenticationError",
+    "CachePoint",
     "ChatMessage",
     "ClientBuilder",
     "CompletionRequest",
     "CompletionResponse",
     "ConfigError",
     "ContentFilterError",
+    "DocumentPart",
     "EmptyResponseError",
     "FatalError",
     "FinishReason",
+    "ImagePart",
     "InvalidRequestError",
     "JsonValidationError",
     "LLMError",
@@ -75,9 +87,15 @@ __all__ = [
     "MissingCredentialsError",
     "ModelConfig",
     "NetworkError",
+    "Part",
     "PermissionDeniedError",
+    "ProviderInfo",
     "QuotaExhaustedError",
     "RateLimitError",
+    "ReasoningConfig",
+    "ReasoningDelta",
+    "ReasoningEffort",
+    "ReasoningPart",
     "ResponseDecodeError",
     "RetryableError",
     "Role",
@@ -86,6 +104,7 @@ __all__ = [
     "StreamEnd",
     "StreamEvent",
     "TextDelta",
+    "TextPart",
     "__version__",
     "known_providers",
     "provider_class",

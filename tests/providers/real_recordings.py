@@ -10,7 +10,15 @@ from typing import Any
 import httpx
 import pytest
 
-from ashford_llm import ChatMessage, CompletionRequest, LLMError, ModelConfig, StreamEnd, TextDelta
+from ashford_llm import (
+    ChatMessage,
+    CompletionRequest,
+    LLMError,
+    ModelConfig,
+    ReasoningDelta,
+    StreamEnd,
+    TextDelta,
+)
 from ashford_llm.protocol import LLMProvider
 
 REAL = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "real"
@@ -70,16 +78,20 @@ async def replay(
             return seen
         if streamed:
             texts: list[str] = []
+            thoughts: list[str] = []
             ends: list[StreamEnd] = []
             async for event in provider.stream(request):
+                assert not ends, "an event after StreamEnd"
                 if isinstance(event, TextDelta):
-                    assert not ends, "text after StreamEnd"
                     texts.append(event.text)
+                elif isinstance(event, ReasoningDelta):
+                    thoughts.append(event.text)
                 else:
                     ends.append(event)
             assert len(ends) == 1
             response = ends[0].response
             assert "".join(texts) == response.content
+            assert "".join(thoughts) == (response.reasoning_text or "")
         else:
             response = await provider.complete(request)
     assert response.content == expected["content"]
@@ -89,5 +101,8 @@ async def replay(
         assert response.output_tokens == expected["output_tokens"]
     if "finish_reason" in expected:
         assert response.finish_reason == expected["finish_reason"]
+    assert response.reasoning_text == expected.get("reasoning_text")
+    if "reasoning_tokens" in expected:
+        assert response.reasoning_tokens == expected["reasoning_tokens"]
     assert response.provider == name
     return seen

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 from typing import TypeAlias
 
@@ -12,6 +13,7 @@ __all__ = [
     "Answer",
     "AnswerFunction",
     "AnswerRequest",
+    "PromptCache",
     "canned",
     "classify_email",
     "count_tokens",
@@ -24,7 +26,13 @@ _WORD = re.compile(r"\s*\S+\s*")
 
 
 class AnswerRequest(msgspec.Struct, frozen=True, kw_only=True):
-    """A vendor-neutral view of one request, handed to the answer function."""
+    """A vendor-neutral view of one request, handed to the answer function.
+
+    `messages` holds each message's role and text; `attachments` the media types of the
+    images and documents sent, in order; `reasoning` whether the request asked for the
+    thinking text; `cache_prefix` the prompt text the vendor would cache (Anthropic: up to
+    its last cache breakpoint; OpenAI and Gemini: everything before the last message).
+    """
 
     vendor: str
     model: str
@@ -32,6 +40,9 @@ class AnswerRequest(msgspec.Struct, frozen=True, kw_only=True):
     json: bool = False
     max_tokens: int | None = None
     stream: bool = False
+    attachments: tuple[str, ...] = ()
+    reasoning: bool = False
+    cache_prefix: str = ""
 
     @property
     def last_user_text(self) -> str:
@@ -46,13 +57,44 @@ AnswerFunction: TypeAlias = Callable[[AnswerRequest], str]
 
 
 class Answer(msgspec.Struct, frozen=True, kw_only=True):
-    """What the server will send for one request: text already cut to max tokens, and usage."""
+    """What the server will send for one request: text already cut to max tokens, and usage.
+
+    `input_tokens` counts every input token, cache reads and writes included;
+    `output_tokens` every generated one, the `reasoning_tokens` of `reasoning` included.
+    """
 
     text: str
     chunks: tuple[str, ...]
     finish: str  # "stop" or "length"
     input_tokens: int
     output_tokens: int
+    reasoning: str = ""
+    reasoning_tokens: int = 0
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+
+
+ATTACHMENT_TOKENS = 100
+"""What the fake server counts for each image or document (real vendors count by size)."""
+
+
+class PromptCache:
+    """The prompt prefixes a server has seen: a repeated one is a cache read, a new one a write."""
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def use(self, prefix: str) -> tuple[int, int]:
+        """Returns (read tokens, written tokens) for a request whose cacheable prefix is this."""
+        if not prefix:
+            return 0, 0
+        tokens = count_tokens(prefix)
+        with self._lock:
+            if prefix in self._seen:
+                return tokens, 0
+            self._seen.add(prefix)
+        return 0, tokens
 
 
 def split_words(text: str) -> list[str]:
@@ -66,8 +108,14 @@ def count_tokens(text: str) -> int:
     return len(text.split())
 
 
-def make_answer(request: AnswerRequest, answer: AnswerFunction) -> Answer:
-    """Runs the answer function and applies max tokens (finish "length" when it cut)."""
+def make_answer(
+    request: AnswerRequest, answer: AnswerFunction, cache: PromptCache | None = None
+) -> Answer:
+    """Runs the answer function and applies max tokens (finish "length" when it cut).
+
+    A request that asked for reasoning text gets a short thought; `cache` (the server's)
+    turns a repeated `cache_prefix` into cache-read tokens.
+    """
     text = answer(request)
     if not isinstance(text, str):
         raise TypeError(f"answer function must return str, got {type(text).__name__}")
@@ -77,12 +125,22 @@ def make_answer(request: AnswerRequest, answer: AnswerFunction) -> Answer:
         pieces = pieces[: request.max_tokens]
         text = "".join(pieces)
         finish = "length"
+    reasoning = (
+        f"The request asks about: {request.last_user_text[:60]}" if request.reasoning else ""
+    )
+    reasoning_tokens = count_tokens(reasoning)
+    cached, written = cache.use(request.cache_prefix) if cache is not None else (0, 0)
     return Answer(
         text=text,
         chunks=tuple(pieces),
         finish=finish,
-        input_tokens=sum(count_tokens(content) for _, content in request.messages),
-        output_tokens=count_tokens(text),
+        input_tokens=sum(count_tokens(content) for _, content in request.messages)
+        + ATTACHMENT_TOKENS * len(request.attachments),
+        output_tokens=count_tokens(text) + reasoning_tokens,
+        reasoning=reasoning,
+        reasoning_tokens=reasoning_tokens,
+        cached_tokens=cached,
+        cache_write_tokens=written,
     )
 
 

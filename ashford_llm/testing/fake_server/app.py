@@ -19,6 +19,7 @@ from ashford_llm.testing.fake_server.answers import (
     Answer,
     AnswerFunction,
     AnswerRequest,
+    PromptCache,
     echo,
     make_answer,
 )
@@ -110,6 +111,7 @@ class FakeProviderServer:
         self._stall_seconds = stall_seconds
         self._chunk_delay = chunk_delay
         self._counter = StatsCounter()
+        self._cache = PromptCache()
         self._ids = itertools.count(1)
         self._ids_lock = threading.Lock()
         self._router = Router(
@@ -214,7 +216,7 @@ class FakeProviderServer:
         except BadRequest as exc:
             return self._reply(fmt.bad_request(str(exc), request_id), fmt.name, None, None)
         fault = self._plan.next(stream=parsed.stream)
-        answer = make_answer(parsed, self._answer)
+        answer = make_answer(parsed, self._answer, self._cache)
         if fault is Fault.dropped_connection:
             self._record(parsed, fmt.name, fault=fault, status=0, text="", ok=False)
             raise _DropConnection
