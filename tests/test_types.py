@@ -1,13 +1,22 @@
+from pathlib import Path
+from typing import Any
+
 import msgspec
 import pytest
 
 from ashford_llm import (
+    CachePoint,
     ChatMessage,
     CompletionRequest,
     CompletionResponse,
+    DocumentPart,
+    ImagePart,
+    ReasoningConfig,
+    ReasoningPart,
     StreamEnd,
     StreamEvent,
     TextDelta,
+    TextPart,
 )
 
 
@@ -141,3 +150,124 @@ def test_a_request_is_immutable_but_with_a_schema_not_hashable() -> None:
     )
     with pytest.raises(TypeError):
         hash(with_schema)
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+PDF = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n"
+
+
+def test_a_user_message_holds_text_and_parts_and_joins_its_text() -> None:
+    image = ImagePart(PNG)
+    message = ChatMessage.user("Classify this", image, "please")
+    assert message.content == (TextPart("Classify this"), image, TextPart("please"))
+    assert message.text == "Classify thisplease"
+    assert ChatMessage.user("just text").content == "just text"
+    assert ChatMessage.user("just text").parts == (TextPart("just text"),)
+
+
+@pytest.mark.parametrize(
+    ("data", "media_type"),
+    [
+        (PNG, "image/png"),
+        (b"\xff\xd8\xff\xe0rest", "image/jpeg"),
+        (b"GIF89a....", "image/gif"),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image/webp"),
+    ],
+)
+def test_an_image_guesses_its_media_type_from_its_bytes(data: bytes, media_type: str) -> None:
+    assert ImagePart(data).media_type == media_type
+
+
+@pytest.mark.parametrize(
+    ("options", "error"),
+    [
+        ({}, ValueError),
+        ({"data": PNG, "url": "https://x/a.png"}, ValueError),
+        ({"data": "not bytes"}, TypeError),
+        ({"data": b""}, ValueError),
+        ({"url": " "}, ValueError),
+        ({"data": PNG, "media_type": "application/pdf"}, ValueError),
+    ],
+)
+def test_an_image_needs_exactly_one_valid_source(options: dict[str, Any], error: type) -> None:
+    with pytest.raises(error):
+        ImagePart(**options)
+
+
+def test_parts_read_files_and_never_show_their_bytes(tmp_path: Path) -> None:
+    (tmp_path / "scan.png").write_bytes(PNG)
+    (tmp_path / "invoice.pdf").write_bytes(PDF)
+    image = ImagePart.from_path(tmp_path / "scan.png")
+    document = DocumentPart.from_path(tmp_path / "invoice.pdf")
+    assert (image.data, image.media_type) == (PNG, "image/png")
+    assert (document.data, document.media_type, document.name) == (
+        PDF,
+        "application/pdf",
+        "invoice.pdf",
+    )
+    assert "PNG" not in repr(image)
+    assert "<24 bytes>" in repr(image)
+    assert "PDF" not in repr(document)
+
+
+def test_reasoning_belongs_in_assistant_messages_only() -> None:
+    thought = ReasoningPart("thinking", signature="sig", provider="anthropic")
+    assert ChatMessage.assistant(thought, "answer").text == "answer"
+    with pytest.raises(ValueError, match="assistant"):
+        ChatMessage.user(thought)
+
+
+def test_a_response_derives_content_and_reasoning_from_its_parts() -> None:
+    response = CompletionResponse(
+        model="m",
+        input_tokens=1,
+        output_tokens=2,
+        latency_ms=0.0,
+        finish_reason="stop",
+        provider="p",
+        parts=(ReasoningPart("let me "), ReasoningPart("think"), TextPart("4")),
+    )
+    assert (response.content, response.reasoning_text) == ("4", "let me think")
+    plain = CompletionResponse(
+        content="hi",
+        model="m",
+        input_tokens=1,
+        output_tokens=1,
+        latency_ms=0.0,
+        finish_reason="stop",
+        provider="p",
+    )
+    assert (plain.parts, plain.reasoning_text) == ((TextPart("hi"),), None)
+
+
+def test_messages_with_parts_round_trip_through_json() -> None:
+    message = ChatMessage.user(
+        "see", ImagePart(PNG), DocumentPart(url="https://x/a.pdf"), CachePoint()
+    )
+    decoded = msgspec.json.decode(msgspec.json.encode(message), type=ChatMessage)
+    assert decoded == message
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"effort": "max"}, {"budget_tokens": -1}, {"budget_tokens": True}, {"include_text": 1}],
+)
+def test_reasoning_config_rejects_bad_options(options: dict[str, Any]) -> None:
+    with pytest.raises((ValueError, TypeError)):
+        ReasoningConfig(**options)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"top_p": 1.5}, {"top_p": True}, {"seed": 1.5}, {"vendor_options": [("a", 1)]}],
+)
+def test_request_rejects_bad_sampling_and_vendor_options(options: dict[str, Any]) -> None:
+    with pytest.raises((ValueError, TypeError)):
+        CompletionRequest([ChatMessage.user("a")], **options)
+
+
+def test_a_request_without_schema_or_vendor_options_stays_hashable() -> None:
+    request = CompletionRequest([ChatMessage.user("a")], reasoning=ReasoningConfig(effort="low"))
+    assert hash(request) == hash(
+        CompletionRequest([ChatMessage.user("a")], reasoning=ReasoningConfig(effort="low"))
+    )
