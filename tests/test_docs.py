@@ -1,4 +1,4 @@
-"""The Python examples of docs/middleware.md and README's "Composing a stack" run as written.
+"""The Python examples of docs/middleware.md, docs/content.md and README's "Composing a stack" run.
 
 Each page's ```python blocks run in order in one namespace, top-level `await` allowed, as a
 reader would paste them into `python -m asyncio`. Coroutine functions named `test_*` that a
@@ -92,3 +92,9 @@ async def test_readme_composing_a_stack_examples_run(
     assert "test_classify_replays_the_recorded_call" in namespace
     cassette = (tmp_path / "classify.json").read_text(encoding="utf-8")
     assert "sk-proj-readme0123456789" not in cassette
+
+
+async def test_content_page_examples_run() -> None:
+    path = ROOT / "docs" / "content.md"
+    namespace = await run_page("docs/content.md", path.read_text(encoding="utf-8"))
+    assert {"provider", "classify", "RULES"} <= namespace.keys()
