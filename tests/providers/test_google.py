@@ -833,11 +833,10 @@ async def test_a_rate_limit_without_retry_info_honours_retry_after_headers(
 @pytest.mark.parametrize(
     "details",
     [
-        (),
         (quota_failure("GenerateRequestsPerDayPerProjectPerModel-FreeTier"), retry_info("20s")),
         (quota_failure("GenerateContentInputTokensPerModelPerMinute-FreeTier", "0"),),
     ],
-    ids=["no-retry-delay", "daily-quota", "zero-quota"],
+    ids=["daily-quota", "zero-quota"],
 )
 @respx.mock
 async def test_quota_that_waiting_cannot_fix_is_quota_exhausted(
