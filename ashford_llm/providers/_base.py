@@ -1,9 +1,10 @@
 """HTTPProvider: the base of the vendor providers.
 
-It owns the client (or uses a shared one), the credentials and the single 401 refresh,
-measures latency, maps non-2xx answers to typed errors with their context, and runs the
-Server-Sent Events loop. A vendor module supplies only its wire format: URLs, headers, the
-request body, and parsers for responses, stream events and error bodies.
+It owns the client (or uses a shared one), the credentials and the single 401 refresh (the
+request is sent again only when the refresh gave a different key, so a bad static key costs
+one request), measures latency, maps non-2xx answers to typed errors with their context, and
+runs the Server-Sent Events loop. A vendor module supplies only its wire format: URLs, headers,
+the request body, and parsers for responses, stream events and error bodies.
 """
 
 from __future__ import annotations
@@ -253,27 +254,39 @@ class HTTPProvider(AsyncCloseable):
         self._last_key, self._checked_key = key, checked
         return checked
 
+    async def _renewed_key(self, rejected: str) -> str | None:
+        """Refreshes the credential after a 401: the new key, or None when it is the same one.
+
+        A static key, or an environment variable that did not change, gives the rejected key
+        back, and sending it again would only be rejected again.
+        """
+        key = await self._key(refresh=True)
+        return None if key == rejected else key
+
     async def _post(self, body: bytes, *, stream: bool) -> httpx.Response:
-        """Posts the body; refreshes the credential once on a 401; raises on non-2xx."""
+        """Posts the body; after a 401, repeats it once if refreshing gave a new key."""
+        key = await self._key(refresh=False)
         for attempt in range(2):
-            key = await self._key(refresh=attempt > 0)
             response = await self._client.post(
                 self._url(stream), content=body, headers=self._headers(key), timeout=self._timeout
             )
             if response.status_code == 401 and attempt == 0:
-                continue
+                renewed = await self._renewed_key(key)
+                if renewed is not None:
+                    key = renewed
+                    continue
             if response.status_code >= 300:
                 raise self._error_with_context(
-                    response.status_code, response.headers, response.content
+                    response.status_code, response.headers, response.content, renewed=attempt > 0
                 )
             return response
         raise AssertionError("unreachable")  # pragma: no cover
 
     @asynccontextmanager
     async def _open_stream(self, body: bytes) -> AsyncIterator[httpx.Response]:
-        """Opens a streamed response; refreshes once on a 401; raises on non-2xx."""
+        """Opens a streamed response; after a 401, repeats once if refreshing gave a new key."""
+        key = await self._key(refresh=False)
         for attempt in range(2):
-            key = await self._key(refresh=attempt > 0)
             request = self._client.build_request(
                 "POST",
                 self._url(True),
@@ -286,8 +299,13 @@ class HTTPProvider(AsyncCloseable):
                 if response.status_code >= 300:
                     content = await response.aread()
                     if response.status_code == 401 and attempt == 0:
-                        continue
-                    raise self._error_with_context(response.status_code, response.headers, content)
+                        renewed = await self._renewed_key(key)
+                        if renewed is not None:
+                            key = renewed
+                            continue
+                    raise self._error_with_context(
+                        response.status_code, response.headers, content, renewed=attempt > 0
+                    )
                 content_type = response.headers.get("content-type", "")
                 if "text/event-stream" not in content_type:
                     content = await response.aread()
@@ -307,8 +325,13 @@ class HTTPProvider(AsyncCloseable):
         body: bytes,
         *,
         unexpected: str | None = None,
+        renewed: bool = False,
     ) -> LLMError:
-        """Builds the vendor's error and adds status, request id, retry-after and excerpt."""
+        """Builds the vendor's error and adds status, request id, retry-after and excerpt.
+
+        A 401's message says whether a refreshed key was tried (`renewed`) or refreshing gave
+        the same key, so the request was not repeated.
+        """
         if unexpected is not None and status < 300:
             error: LLMError = self._error_in_body(body) or ResponseDecodeError(
                 f"expected an event stream, got {unexpected or 'no content type'}: "
@@ -317,6 +340,12 @@ class HTTPProvider(AsyncCloseable):
         else:
             error = self._error(status, headers, body)
         error.provider = self.provider_name
+        if status == 401:
+            error.message += (
+                " (rejected again after refreshing the credential once)"
+                if renewed
+                else " (refreshing the credential gave the same key, so it was not sent again)"
+            )
         if error.status is None and status >= 300:
             error.status = status
         error.request_id = error.request_id or self._request_id(headers)

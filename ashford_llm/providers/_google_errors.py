@@ -165,8 +165,6 @@ def error_from_status(status: Status, http_status: int | None) -> LLMError:
         cls = ServerError
     if reason == "API_KEY_INVALID":
         message += " (the API key was rejected; check GOOGLE_API_KEY or GEMINI_API_KEY)"
-    elif http_status == 401:
-        message += " (rejected again after refreshing the credential once)"
     return cls(
         message,
         status=http_status,
