@@ -20,7 +20,13 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 import msgspec
 from opentelemetry import trace
 
-from ashford_llm.errors import FatalError, LLMError, MidStreamError, RetryableError
+from ashford_llm.errors import (
+    AuthenticationError,
+    FatalError,
+    LLMError,
+    MidStreamError,
+    RetryableError,
+)
 from ashford_llm.middleware._base import Middleware, check_seconds
 from ashford_llm.middleware._semconv import ERROR_TYPE, RETRY_ATTEMPT, RETRY_DELAY_S, RETRY_EVENT
 from ashford_llm.protocol import LLMProvider
@@ -54,7 +60,11 @@ class Retry(Middleware):
 
     The wait before retry n is `jitter() * min(max_delay, base_delay * 2**(n-1))` (full
     jitter), and at least the error's `retry_after`. FatalErrors, errors whose vendor said
-    `x-should-retry: false`, and exceptions that are not LLMErrors are never retried. A
+    `x-should-retry: false`, and exceptions that are not LLMErrors are never retried; nor, by
+    default, is an AuthenticationError: the provider already refreshed the credential once
+    and sent the request again when that gave a new key, so the same key would be rejected
+    again in a moment. It stays retryable for a job system, which retries later, when a
+    rotated key may fix it. A
     `retry_after` longer than `max_delay` or than what is left of the budget re-raises at
     once; so does any wait that would end after the budget. A stream is retried only while
     nothing has reached the caller; a retryable failure after that raises MidStreamError with
@@ -69,6 +79,8 @@ class Retry(Middleware):
         budget: seconds from the start of the call after which no retry starts; None for
             no limit. It does not cut an attempt short: put a Timeout outside for that.
         on_retry: called (sync or async) with a RetryEvent before each backoff wait.
+        retry_authentication: also retry an AuthenticationError (off by default), for
+            credentials whose key can change between attempts without a refresh.
         jitter: returns a number in [0, 1] scaling each backoff; pin it in tests.
         clock: monotonic seconds, for the budget.
         sleep: waits the given seconds.
@@ -85,6 +97,7 @@ class Retry(Middleware):
         max_delay: float = 30.0,
         budget: float | None = 120.0,
         on_retry: Callable[[RetryEvent], Awaitable[None] | None] | None = None,
+        retry_authentication: bool = False,
         jitter: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -103,7 +116,12 @@ class Retry(Middleware):
                 raise TypeError(f"{option} must be callable, got {type(value).__name__}")
         if on_retry is not None and not callable(on_retry):
             raise TypeError(f"on_retry must be callable or None, got {type(on_retry).__name__}")
+        if not isinstance(retry_authentication, bool):
+            raise TypeError(
+                f"retry_authentication must be a bool, got {type(retry_authentication).__name__}"
+            )
         self.on_retry = on_retry
+        self.retry_authentication = retry_authentication
         self.jitter = jitter
         self.clock = clock
         self.sleep = sleep
@@ -172,6 +190,7 @@ class Retry(Middleware):
             not isinstance(error, RetryableError)
             or error.should_retry is False
             or attempt > self.max_retries
+            or (isinstance(error, AuthenticationError) and not self.retry_authentication)
         ):
             return None
         hint = error.retry_after

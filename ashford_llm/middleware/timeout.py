@@ -7,6 +7,13 @@ outside Retry to bound the whole call, backoff waits included. Both can be used 
 On expiry the inner call is cancelled where it waits and an inner stream is closed, so its
 cleanup runs (the HTTP connection goes back to the pool) and no task is left behind. No
 task is started: the deadlines are `asyncio.timeout` scopes in the caller's own task.
+
+What resets `idle`: any event the inner stream yields, which today is a TextDelta or the
+StreamEnd (and would be any other kind of event a provider comes to yield). A vendor's
+keep-alives never do: Anthropic's `ping` events and SSE comment lines are consumed by the
+provider, which yields nothing for them, so this layer never sees them. That is deliberate:
+a vendor that sends only keep-alives is stalled from the caller's point of view, and `idle`
+bounds the gap between events the caller can use, not the gap between bytes on the wire.
 """
 
 from __future__ import annotations
@@ -33,7 +40,8 @@ class Timeout(Middleware):
         total: seconds for a whole call or stream, from its start; None for no limit.
         first_token: seconds a stream may wait for its first event; None for no limit.
         idle: seconds a stream may wait for each later event; None for no limit. Time the
-            caller spends between reading events does not count against it.
+            caller spends between reading events does not count against it, and neither do
+            vendor keep-alives (Anthropic pings, SSE comments), which yield no event.
     """
 
     repr_options = ("total", "first_token", "idle")

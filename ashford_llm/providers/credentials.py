@@ -1,7 +1,8 @@
 """API keys for the providers: a fixed key, or the vendor's environment variables.
 
-A provider asks `get()` before each request and `refresh()` once after a 401; any object
-with these two coroutines can stand in (a secrets manager, a token service). Every key goes
+A provider asks `get()` before each request and `refresh()` once after a 401, and sends the
+request again only when the refreshed key differs from the rejected one; any object with
+these two coroutines can stand in (a secrets manager, a token service). Every key goes
 through `checked_key` before it is used.
 """
 

@@ -1,10 +1,11 @@
 """HTTPProvider: the one concrete vendor provider, driven by a dialect.
 
 It owns what every vendor shares: the client (or a shared one), the credentials and the
-single 401 refresh, latency, the stream loop, and the context every error carries (provider,
-status, request id, retry-after, body excerpt). The dialect (`dialect.Dialect`) supplies the
-vendor's wire format. `OpenAIProvider`, `AnthropicProvider` and `GoogleProvider` are this
-class with their vendor's dialect built from their constructor options.
+single 401 refresh (the request is sent again only when the refresh gave a different key, so
+a bad static key costs one request), latency, the stream loop, and the context every error
+carries (provider, status, request id, retry-after, body excerpt). The dialect
+(`dialect.Dialect`) supplies the vendor's wire format. `OpenAIProvider`, `AnthropicProvider`
+and `GoogleProvider` are this class with their vendor's dialect built from their options.
 """
 
 from __future__ import annotations
@@ -230,29 +231,41 @@ class HTTPProvider(AsyncCloseable):
         self._last_key, self._checked_key = key, checked
         return checked
 
+    async def _renewed_key(self, rejected: str) -> str | None:
+        """Refreshes the credential after a 401: the new key, or None when it is the same one.
+
+        A static key, or an environment variable that did not change, gives the rejected key
+        back, and sending it again would only be rejected again.
+        """
+        key = await self._key(refresh=True)
+        return None if key == rejected else key
+
     async def _post(self, body: bytes) -> httpx.Response:
-        """Posts the body; refreshes the credential once on a 401; raises on non-2xx."""
+        """Posts the body; after a 401, repeats it once if refreshing gave a new key."""
         url = self.dialect.url(stream=False)
+        key = await self._key(refresh=False)
         for attempt in range(2):
-            key = await self._key(refresh=attempt > 0)
             response = await self._client.post(
                 url, content=body, headers=self.dialect.headers(key), timeout=self._timeout
             )
             if response.status_code == 401 and attempt == 0:
-                continue
+                renewed = await self._renewed_key(key)
+                if renewed is not None:
+                    key = renewed
+                    continue
             if response.status_code >= 300:
                 raise self._error_with_context(
-                    response.status_code, response.headers, response.content
+                    response.status_code, response.headers, response.content, renewed=attempt > 0
                 )
             return response
         raise AssertionError("unreachable")  # pragma: no cover
 
     @asynccontextmanager
     async def _open_stream(self, body: bytes) -> AsyncIterator[httpx.Response]:
-        """Opens a streamed response; refreshes once on a 401; raises on non-2xx."""
+        """Opens a streamed response; after a 401, repeats once if refreshing gave a new key."""
         url = self.dialect.url(stream=True)
+        key = await self._key(refresh=False)
         for attempt in range(2):
-            key = await self._key(refresh=attempt > 0)
             request = self._client.build_request(
                 "POST", url, content=body, headers=self.dialect.headers(key), timeout=self._timeout
             )
@@ -261,8 +274,13 @@ class HTTPProvider(AsyncCloseable):
                 if response.status_code >= 300:
                     content = await response.aread()
                     if response.status_code == 401 and attempt == 0:
-                        continue
-                    raise self._error_with_context(response.status_code, response.headers, content)
+                        renewed = await self._renewed_key(key)
+                        if renewed is not None:
+                            key = renewed
+                            continue
+                    raise self._error_with_context(
+                        response.status_code, response.headers, content, renewed=attempt > 0
+                    )
                 content_type = response.headers.get("content-type", "")
                 if "text/event-stream" not in content_type:
                     content = await response.aread()
@@ -282,8 +300,13 @@ class HTTPProvider(AsyncCloseable):
         body: bytes,
         *,
         unexpected: str | None = None,
+        renewed: bool = False,
     ) -> LLMError:
-        """Builds the vendor's error and adds status, request id, retry-after and excerpt."""
+        """Builds the vendor's error and adds status, request id, retry-after and excerpt.
+
+        A 401's message says whether a refreshed key was tried (`renewed`) or refreshing gave
+        the same key, so the request was not repeated.
+        """
         if unexpected is not None and status < 300:
             error: LLMError = self.dialect.error_in_body(body) or ResponseDecodeError(
                 f"expected an event stream, got {unexpected or 'no content type'}: "
@@ -292,6 +315,12 @@ class HTTPProvider(AsyncCloseable):
         else:
             error = self.dialect.error(status, headers, body)
         error.provider = self.dialect.name
+        if status == 401:
+            error.message += (
+                " (rejected again after refreshing the credential once)"
+                if renewed
+                else " (refreshing the credential gave the same key, so it was not sent again)"
+            )
         if error.status is None and status >= 300:
             error.status = status
         error.request_id = error.request_id or self._request_id(headers)

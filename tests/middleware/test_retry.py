@@ -8,6 +8,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from ashford_llm import (
+    AuthenticationError,
     ChatMessage,
     ClientBuilder,
     CompletionRequest,
@@ -135,6 +136,40 @@ async def test_fatal_error_is_not_retried() -> None:
     assert caught.value.attempts == 1
     assert len(mock.requests) == 1
     assert clock.sleeps == []
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_an_authentication_error_is_not_retried_by_default(stream: bool) -> None:
+    clock = FakeClock()
+    layer, mock = retry([AuthenticationError("bad key", status=401), "never"], clock)
+    with pytest.raises(AuthenticationError) as caught:
+        if stream:
+            async for _ in layer.stream(REQUEST):
+                pass
+        else:
+            await layer.complete(REQUEST)
+    assert caught.value.retryable is True
+    assert caught.value.attempts == 1
+    assert len(mock.requests) == 1
+    assert clock.sleeps == []
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_retry_authentication_retries_an_authentication_error(stream: bool) -> None:
+    clock = FakeClock()
+    script: list[ScriptItem] = [AuthenticationError("bad key", status=401), "fine"]
+    layer, mock = retry(script, clock, retry_authentication=True)
+    if stream:
+        events = [event async for event in layer.stream(REQUEST)]
+        end = events[-1]
+        assert isinstance(end, StreamEnd)
+        assert end.response.content == "fine"
+        assert end.response.attempts == 2
+    else:
+        response = await layer.complete(REQUEST)
+        assert (response.content, response.attempts) == ("fine", 2)
+    assert len(mock.requests) == 2
+    assert len(clock.sleeps) == 1
 
 
 async def test_vendor_should_retry_false_is_obeyed() -> None:

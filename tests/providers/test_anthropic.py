@@ -722,18 +722,31 @@ async def test_a_401_refreshes_the_credential_once_and_repeats_the_request() -> 
 @respx.mock
 async def test_a_second_401_is_an_authentication_error_after_two_requests() -> None:
     route = respx.post(URL).respond(401, json=error_body("authentication_error", "invalid key"))
+    credentials = RotatingCredentials()
     with pytest.raises(AuthenticationError, match="refreshing the credential once") as caught:
-        await provider().complete(HELLO)
+        await AnthropicProvider(CONFIG, credentials=credentials).complete(HELLO)
     assert caught.value.retryable is True
     assert route.call_count == 2
+
+
+@respx.mock
+async def test_a_401_for_a_static_key_is_raised_after_one_request() -> None:
+    route = respx.post(URL).respond(401, json=error_body("authentication_error", "invalid key"))
+    with pytest.raises(AuthenticationError, match="gave the same key") as caught:
+        await provider().complete(HELLO)
+    assert caught.value.retryable is True
+    assert route.call_count == 1
 
 
 @respx.mock
 async def test_a_401_during_a_stream_refreshes_once_too() -> None:
     route = respx.post(URL).respond(401, json=error_body("authentication_error", "invalid key"))
     with pytest.raises(AuthenticationError):
-        await collect(provider())
+        await collect(AnthropicProvider(CONFIG, credentials=RotatingCredentials()))
     assert route.call_count == 2
+    with pytest.raises(AuthenticationError):
+        await collect(provider())
+    assert route.call_count == 3
 
 
 @pytest.mark.parametrize(

@@ -364,10 +364,21 @@ async def test_a_401_refreshes_the_credential_once_and_repeats_the_request() -> 
 async def test_a_second_401_is_an_authentication_error_after_two_requests() -> None:
     body = status_body(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")
     route = respx.post(URL).mock(return_value=httpx.Response(401, json=body))
+    credentials = RotatingCredentials()
     with pytest.raises(AuthenticationError, match="refreshing the credential once") as caught:
-        await provider().complete(HELLO)
+        await GoogleProvider(CONFIG, credentials=credentials).complete(HELLO)
     assert route.call_count == 2
     assert caught.value.retryable is True
+    assert caught.value.error_type == "UNAUTHENTICATED"
+
+
+@respx.mock
+async def test_a_401_for_a_static_key_is_raised_after_one_request() -> None:
+    body = status_body(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")
+    route = respx.post(URL).mock(return_value=httpx.Response(401, json=body))
+    with pytest.raises(AuthenticationError, match="gave the same key") as caught:
+        await provider().complete(HELLO)
+    assert route.call_count == 1
     assert caught.value.error_type == "UNAUTHENTICATED"
 
 
@@ -833,11 +844,10 @@ async def test_a_rate_limit_without_retry_info_honours_retry_after_headers(
 @pytest.mark.parametrize(
     "details",
     [
-        (),
         (quota_failure("GenerateRequestsPerDayPerProjectPerModel-FreeTier"), retry_info("20s")),
         (quota_failure("GenerateContentInputTokensPerModelPerMinute-FreeTier", "0"),),
     ],
-    ids=["no-retry-delay", "daily-quota", "zero-quota"],
+    ids=["daily-quota", "zero-quota"],
 )
 @respx.mock
 async def test_quota_that_waiting_cannot_fix_is_quota_exhausted(

@@ -700,18 +700,26 @@ async def test_401_refreshes_the_credential_once_and_repeats(stream: bool) -> No
 
 
 @pytest.mark.parametrize("stream", [False, True])
-async def test_second_401_is_an_authentication_error_after_two_requests(stream: bool) -> None:
+@pytest.mark.parametrize(
+    ("rotating", "requests", "says"),
+    [(True, 2, "refreshing the credential once"), (False, 1, "gave the same key")],
+    ids=["rotating-credentials", "static-key"],
+)
+async def test_a_rejected_key_is_an_authentication_error(
+    stream: bool, rotating: bool, requests: int, says: str
+) -> None:
     seen: list[httpx.Request] = []
-    async with provider_for(answer_401, seen) as provider:
+    options: dict[str, Any] = {"credentials": RotatingCredentials()} if rotating else {}
+    async with provider_for(answer_401, seen, **options) as provider:
         with pytest.raises(AuthenticationError) as caught:
             if stream:
                 await collect(provider)
             else:
                 await provider.complete(HELLO)
     error = caught.value
-    assert len(seen) == 2
+    assert len(seen) == requests
     assert error.retryable
-    assert "refreshed once" in error.message
+    assert says in error.message
     assert KEY not in str(error)
     assert KEY not in repr(error)
     assert KEY not in (error.body_excerpt or "")

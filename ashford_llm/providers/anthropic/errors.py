@@ -86,8 +86,6 @@ def error_from_detail(
     message = redact(detail.message or f"Anthropic error {detail.type or 'without a type'}")
     code = detail.details.get("error_code") if isinstance(detail.details, dict) else None
     cls = _error_class(status, detail.type, message, waits=waits)
-    if status == 401:
-        message += " (rejected again after refreshing the credential once)"
     return cls(
         message,
         status=status,

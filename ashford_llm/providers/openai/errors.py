@@ -63,8 +63,6 @@ def error_from_object(error: ErrorBody | str, *, status: int | None = None) -> L
         cls = error_for_status(status)
         if status == 429 and (code in _QUOTA_CODES or error.type == "insufficient_quota"):
             cls = QuotaExhaustedError
-        elif status == 401:
-            message += " (the credential was refreshed once)"
     elif isinstance(error.code, int) and 400 <= error.code < 600:
         cls = error_for_status(error.code)  # OpenAI-compatible servers put a status in `code`
     else:
