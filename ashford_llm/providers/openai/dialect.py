@@ -16,13 +16,14 @@ import httpx
 import msgspec
 
 from ashford_llm.config import ModelConfig
-from ashford_llm.errors import LLMError
+from ashford_llm.errors import InvalidRequestError, LLMError
 from ashford_llm.providers.credentials import Credentials
 from ashford_llm.providers.dialect import deep_merge, read_sse
+from ashford_llm.providers.openai.content import MediaTally, check_payload, encode_parts
 from ashford_llm.providers.openai.decode import OpenAIStreamDecoder, parse_completion
 from ashford_llm.providers.openai.errors import error_from_body, error_in_body
 from ashford_llm.providers.provider import HTTPProvider, check_config, resolve_base_url
-from ashford_llm.types import ChatMessage, CompletionRequest, CompletionResponse
+from ashford_llm.types import CompletionRequest, CompletionResponse
 
 __all__ = ["OpenAIDialect", "OpenAIProvider"]
 
@@ -100,17 +101,28 @@ class OpenAIDialect:
         headers["Authorization"] = f"Bearer {key}"
         return headers
 
-    def _message(self, message: ChatMessage) -> dict[str, Any]:
-        """Encodes one message; a system message takes the configured role."""
-        role = self.system_role if message.role == "system" else message.role
-        return {"role": role, "content": message.text}
-
     def encode(self, request: CompletionRequest, *, stream: bool) -> bytes:
-        """Encodes the Chat Completions body."""
+        """Encodes the Chat Completions body; refuses what OpenAI would, before sending.
+
+        A text message stays `"content": "..."`; parts are encoded by `content`, which
+        checks OpenAI's media types and limits. A system message takes the configured role.
+        """
         config = self.config
+        system_role = self.system_role
+        messages: list[dict[str, Any]] = []
+        tally: MediaTally | None = None
+        for index, message in enumerate(request.messages):
+            role = system_role if message.role == "system" else message.role
+            content = message.content
+            if isinstance(content, str):
+                messages.append({"role": role, "content": content})
+                continue
+            if tally is None:
+                tally = MediaTally()
+            messages.append({"role": role, "content": encode_parts(message, content, index, tally)})
         body: dict[str, Any] = {
             "model": self.model,
-            "messages": [self._message(m) for m in request.messages],
+            "messages": messages,
             self.max_tokens_field: request.max_tokens or config.max_output_tokens,
         }
         temperature = request.temperature if request.temperature is not None else config.temperature
@@ -120,6 +132,18 @@ class OpenAIDialect:
             body["top_p"] = request.top_p
         if request.seed is not None:
             body["seed"] = request.seed
+        reasoning = request.reasoning
+        if reasoning is not None:
+            # max_completion_tokens caps visible plus reasoning tokens; budget_tokens has no
+            # Chat Completions field, and no reasoning text ever comes back.
+            if self.max_tokens_field == "max_tokens":
+                raise InvalidRequestError(
+                    "reasoning needs max_completion_tokens: reasoning models reject "
+                    "max_tokens; build the provider with "
+                    'max_tokens_field="max_completion_tokens"'
+                )
+            if reasoning.effort is not None:
+                body["reasoning_effort"] = reasoning.effort
         if request.json_schema is not None:
             body["response_format"] = {
                 "type": "json_schema",
@@ -138,7 +162,10 @@ class OpenAIDialect:
             body["stream_options"] = {"include_usage": True}
         if request.vendor_options:
             deep_merge(body, request.vendor_options)
-        return _ENCODER.encode(body)
+        encoded = _ENCODER.encode(body)
+        if tally is not None and (tally.images or tally.file_bytes):
+            check_payload(encoded)
+        return encoded
 
     def decode(
         self, body: bytes, *, latency_ms: float, request_id: str | None
