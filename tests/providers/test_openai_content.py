@@ -125,6 +125,55 @@ def test_a_cache_point_is_ignored_since_openai_caches_by_itself() -> None:
     assert "prompt_cache_breakpoint" not in json.dumps(body)
 
 
+def test_with_cache_breakpoints_a_cache_point_marks_the_part_before_it() -> None:
+    body = encoded(
+        ChatMessage.system("<long fixed rules>", CachePoint()),
+        ChatMessage.user(
+            CachePoint(), ImagePart(url="https://example.com/a.png"), CachePoint(), "Classify: hi"
+        ),
+        ChatMessage.assistant("Spam.", CachePoint()),
+        dialect={"cache_breakpoints": True, "system_role": "developer"},
+    )
+    assert body["messages"] == [
+        {
+            "role": "developer",
+            "content": [
+                {
+                    "type": "text",
+                    "text": "<long fixed rules>",
+                    "prompt_cache_breakpoint": {"mode": "explicit"},
+                }
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "image_url",
+                    "image_url": {"url": "https://example.com/a.png"},
+                    "prompt_cache_breakpoint": {"mode": "explicit"},
+                },
+                {"type": "text", "text": "Classify: hi"},
+            ],
+        },
+        {"role": "assistant", "content": "Spam."},
+    ]
+
+
+def test_with_cache_breakpoints_a_system_message_without_one_stays_a_string() -> None:
+    body = encoded(
+        ChatMessage.system("Rules", TextPart(" apply.")),
+        ChatMessage.user("Hi"),
+        dialect={"cache_breakpoints": True},
+    )
+    assert body["messages"][0] == {"role": "system", "content": "Rules apply."}
+
+
+def test_cache_breakpoints_must_be_a_bool() -> None:
+    with pytest.raises(TypeError, match="cache_breakpoints"):
+        OpenAIProvider(CONFIG, api_key=KEY, cache_breakpoints="yes")  # type: ignore[arg-type]
+
+
 def test_an_assistant_turn_sends_its_text_and_drops_its_reasoning() -> None:
     turn = ChatMessage.assistant(
         ReasoningPart("Thinking it over", signature="sig", provider="anthropic"),

@@ -4,7 +4,10 @@ A user message's parts become a content array: text parts, `image_url` parts (a 
 `data:` URL with the base64 bytes) and `file` parts (a PDF as a `data:` URL). System and
 assistant messages take text only: their text parts are joined into the `content` string,
 reasoning parts dropped (Chat Completions has no reasoning input). `CachePoint` is ignored:
-OpenAI caches prompt prefixes automatically.
+OpenAI caches prompt prefixes automatically. With `breakpoints` (the dialect's
+`cache_breakpoints` option, for GPT-5.6 and later) a CachePoint instead marks the part before
+it with `"prompt_cache_breakpoint": {"mode": "explicit"}` in user and system messages (a
+system message then keeps its text parts as an array); assistant turns never carry one.
 
 What OpenAI documents it refuses is refused here, before anything is sent, as an
 InvalidRequestError naming the limit (the library never downloads a URL to find out more):
@@ -28,6 +31,7 @@ from typing import Any
 
 from ashford_llm.errors import InvalidRequestError
 from ashford_llm.types import (
+    CachePoint,
     ChatMessage,
     DocumentPart,
     ImagePart,
@@ -119,7 +123,12 @@ def _document(part: DocumentPart, where: str, tally: MediaTally) -> dict[str, An
 
 
 def encode_parts(
-    message: ChatMessage, parts: Sequence[Part], index: int, tally: MediaTally
+    message: ChatMessage,
+    parts: Sequence[Part],
+    index: int,
+    tally: MediaTally,
+    *,
+    breakpoints: bool = False,
 ) -> str | list[dict[str, Any]]:
     """Encodes a message's parts: a user message's as a content array, others' as text."""
     if message.role != "user":
@@ -129,6 +138,8 @@ def encode_parts(
                     f"messages[{index}].content[{position}] is an attachment in a "
                     f"{message.role} message; images and documents go in user messages only"
                 )
+        if message.role == "system" and breakpoints and any(type(p) is CachePoint for p in parts):
+            return _marked([p for p in parts if type(p) is TextPart or type(p) is CachePoint])
         return message.text
     content: list[dict[str, Any]] = []
     for position, part in enumerate(parts):
@@ -138,7 +149,20 @@ def encode_parts(
             content.append(_image(part, f"messages[{index}].content[{position}]", tally))
         elif isinstance(part, DocumentPart):
             content.append(_document(part, f"messages[{index}].content[{position}]", tally))
-        # CachePoint: OpenAI caches automatically. ReasoningPart: assistant messages only.
+        elif breakpoints and type(part) is CachePoint and content:
+            content[-1]["prompt_cache_breakpoint"] = {"mode": "explicit"}
+        # Otherwise a CachePoint is left to OpenAI's automatic caching.
+    return content
+
+
+def _marked(parts: Sequence[Part]) -> list[dict[str, Any]]:
+    """Encodes a system message's text parts with a breakpoint after each CachePoint's part."""
+    content: list[dict[str, Any]] = []
+    for part in parts:
+        if type(part) is TextPart:
+            content.append({"type": "text", "text": part.text})
+        elif content:
+            content[-1]["prompt_cache_breakpoint"] = {"mode": "explicit"}
     return content
 
 

@@ -53,6 +53,13 @@ class OpenAIDialect:
         max_tokens_field: "max_completion_tokens" (OpenAI's current models) or "max_tokens"
             (older OpenAI-compatible servers).
         system_role: "system", or "developer" for OpenAI reasoning models that want it.
+        cache_breakpoints: send each CachePoint as an explicit `prompt_cache_breakpoint` on
+            the part before it (GPT-5.6 and later); by default CachePoints are ignored and
+            OpenAI caches automatically.
+
+    Reasoning: `effort` is sent as `reasoning_effort` (OpenAI answers a value the model
+    does not take with a 400); `budget_tokens` has no Chat Completions field and is not
+    sent; no reasoning text comes back, only `reasoning_tokens`.
     """
 
     request_id_header: str | None = "x-request-id"
@@ -68,6 +75,7 @@ class OpenAIDialect:
         project: str | None = None,
         max_tokens_field: Literal["max_completion_tokens", "max_tokens"] = "max_completion_tokens",
         system_role: Literal["system", "developer"] = "system",
+        cache_breakpoints: bool = False,
     ) -> None:
         if max_tokens_field not in ("max_completion_tokens", "max_tokens"):
             raise ValueError(
@@ -76,6 +84,8 @@ class OpenAIDialect:
             )
         if system_role not in ("system", "developer"):
             raise ValueError(f"system_role must be 'system' or 'developer', got {system_role!r}")
+        if not isinstance(cache_breakpoints, bool):
+            raise TypeError(f"cache_breakpoints must be a bool, got {cache_breakpoints!r}")
         self.config = config
         self.model = config.model
         self.base_url = base_url.rstrip("/")
@@ -83,6 +93,7 @@ class OpenAIDialect:
         self.otel_provider_name = otel_provider_name or name
         self.max_tokens_field = max_tokens_field
         self.system_role = system_role
+        self.cache_breakpoints = cache_breakpoints
         self._url = f"{self.base_url}/chat/completions"
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if organization:
@@ -119,7 +130,8 @@ class OpenAIDialect:
                 continue
             if tally is None:
                 tally = MediaTally()
-            messages.append({"role": role, "content": encode_parts(message, content, index, tally)})
+            parts = encode_parts(message, content, index, tally, breakpoints=self.cache_breakpoints)
+            messages.append({"role": role, "content": parts})
         body: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
@@ -207,6 +219,8 @@ class OpenAIProvider(HTTPProvider):
         max_tokens_field: "max_completion_tokens" (OpenAI's current models) or "max_tokens"
             (older OpenAI-compatible servers).
         system_role: "system", or "developer" for OpenAI reasoning models that want it.
+        cache_breakpoints: send CachePoints as explicit `prompt_cache_breakpoint`s (GPT-5.6
+            and later); by default they are ignored and OpenAI caches automatically.
     """
 
     def __init__(
@@ -222,6 +236,7 @@ class OpenAIProvider(HTTPProvider):
         project: str | None = None,
         max_tokens_field: Literal["max_completion_tokens", "max_tokens"] = "max_completion_tokens",
         system_role: Literal["system", "developer"] = "system",
+        cache_breakpoints: bool = False,
     ) -> None:
         check_config(config, "openai")
         for option, value in (("organization", organization), ("project", project)):
@@ -234,6 +249,7 @@ class OpenAIProvider(HTTPProvider):
             project=project or os.environ.get("OPENAI_PROJECT_ID") or None,
             max_tokens_field=max_tokens_field,
             system_role=system_role,
+            cache_breakpoints=cache_breakpoints,
         )
         super().__init__(
             dialect,
