@@ -4,6 +4,10 @@ Only the fields ashford_llm uses are decoded, all optional, so new vendor fields
 never break parsing (OpenAI-compatible servers omit many of them). Such servers may send no
 usage at all; the response then reports 0 input and output tokens, and only then. Error
 objects are read in `errors`.
+
+Chat Completions returns no reasoning text, only `completion_tokens_details.reasoning_tokens`,
+so `reasoning_text` stays None. An answer cut at the budget with no text but reasoning tokens
+raises an EmptyResponseError that says the budget went to reasoning.
 """
 
 from __future__ import annotations
