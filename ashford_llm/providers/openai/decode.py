@@ -4,6 +4,10 @@ Only the fields ashford_llm uses are decoded, all optional, so new vendor fields
 never break parsing (OpenAI-compatible servers omit many of them). Such servers may send no
 usage at all; the response then reports 0 input and output tokens, and only then. Error
 objects are read in `errors`.
+
+Chat Completions returns no reasoning text, only `completion_tokens_details.reasoning_tokens`,
+so `reasoning_text` stays None. An answer cut at the budget with no text but reasoning tokens
+raises an EmptyResponseError that says the budget went to reasoning.
 """
 
 from __future__ import annotations
@@ -12,7 +16,12 @@ from collections.abc import Sequence
 
 import msgspec
 
-from ashford_llm.errors import ContentFilterError, ResponseDecodeError, redact
+from ashford_llm.errors import (
+    ContentFilterError,
+    EmptyResponseError,
+    ResponseDecodeError,
+    redact,
+)
 from ashford_llm.providers._http import DECODE_FAILURES, decode_json, excerpt, require_text
 from ashford_llm.providers.dialect import NO_DELTAS, Delta
 from ashford_llm.providers.openai.errors import ErrorBody, error_from_object
@@ -121,6 +130,36 @@ def _response(
     )
 
 
+def _require_text(
+    content: str,
+    finish: FinishReason,
+    usage: _Usage | None,
+    *,
+    provider: str,
+    request_id: str | None,
+) -> None:
+    """Raises for an answer without text, saying so when reasoning used up the budget.
+
+    A reasoning model that spends all of `max_completion_tokens` thinking ends with
+    finish_reason "length", no content and reasoning tokens: repeating cannot help.
+    """
+    if content:
+        return
+    details = usage.completion_tokens_details if usage else None
+    reasoning = details.reasoning_tokens if details else None
+    if finish == "length" and reasoning:
+        raise EmptyResponseError(
+            f"the model spent the whole output budget on reasoning ({reasoning} reasoning "
+            "tokens, finish reason 'length') and wrote no answer: raise max_tokens or lower "
+            "the reasoning effort",
+            provider=provider,
+            request_id=request_id,
+            input_tokens=usage.prompt_tokens if usage else None,
+            output_tokens=usage.completion_tokens if usage else None,
+        )
+    require_text(content, finish, provider=provider, request_id=request_id)
+
+
 def _refused(refusal: str, provider: str, request_id: str | None) -> ContentFilterError:
     """Builds the error for a model's refusal, keeping its text."""
     return ContentFilterError(
@@ -203,7 +242,7 @@ class OpenAIStreamDecoder:
         finish = _finish_reason(self._finish)
         if not content and self._refusal:
             raise _refused("".join(self._refusal), self._provider, request_id)
-        require_text(content, finish, provider=self._provider, request_id=request_id)
+        _require_text(content, finish, self._usage, provider=self._provider, request_id=request_id)
         return _response(
             content=content,
             model=self._model,
@@ -234,7 +273,7 @@ def parse_completion(
     finish = _finish_reason(choice.finish_reason)
     if not content and message.refusal:
         raise _refused(message.refusal, provider, request_id)
-    require_text(content, finish, provider=provider, request_id=request_id)
+    _require_text(content, finish, parsed.usage, provider=provider, request_id=request_id)
     return _response(
         content=content,
         model=parsed.model or model,

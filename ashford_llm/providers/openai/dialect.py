@@ -16,13 +16,14 @@ import httpx
 import msgspec
 
 from ashford_llm.config import ModelConfig
-from ashford_llm.errors import LLMError
+from ashford_llm.errors import InvalidRequestError, LLMError
 from ashford_llm.providers.credentials import Credentials
 from ashford_llm.providers.dialect import deep_merge, read_sse
+from ashford_llm.providers.openai.content import MediaTally, check_payload, encode_parts
 from ashford_llm.providers.openai.decode import OpenAIStreamDecoder, parse_completion
 from ashford_llm.providers.openai.errors import error_from_body, error_in_body
 from ashford_llm.providers.provider import HTTPProvider, check_config, resolve_base_url
-from ashford_llm.types import ChatMessage, CompletionRequest, CompletionResponse
+from ashford_llm.types import CompletionRequest, CompletionResponse
 
 __all__ = ["OpenAIDialect", "OpenAIProvider"]
 
@@ -52,6 +53,13 @@ class OpenAIDialect:
         max_tokens_field: "max_completion_tokens" (OpenAI's current models) or "max_tokens"
             (older OpenAI-compatible servers).
         system_role: "system", or "developer" for OpenAI reasoning models that want it.
+        cache_breakpoints: send each CachePoint as an explicit `prompt_cache_breakpoint` on
+            the part before it (GPT-5.6 and later); by default CachePoints are ignored and
+            OpenAI caches automatically.
+
+    Reasoning: `effort` is sent as `reasoning_effort` (OpenAI answers a value the model
+    does not take with a 400); `budget_tokens` has no Chat Completions field and is not
+    sent; no reasoning text comes back, only `reasoning_tokens`.
     """
 
     request_id_header: str | None = "x-request-id"
@@ -67,6 +75,7 @@ class OpenAIDialect:
         project: str | None = None,
         max_tokens_field: Literal["max_completion_tokens", "max_tokens"] = "max_completion_tokens",
         system_role: Literal["system", "developer"] = "system",
+        cache_breakpoints: bool = False,
     ) -> None:
         if max_tokens_field not in ("max_completion_tokens", "max_tokens"):
             raise ValueError(
@@ -75,6 +84,8 @@ class OpenAIDialect:
             )
         if system_role not in ("system", "developer"):
             raise ValueError(f"system_role must be 'system' or 'developer', got {system_role!r}")
+        if not isinstance(cache_breakpoints, bool):
+            raise TypeError(f"cache_breakpoints must be a bool, got {cache_breakpoints!r}")
         self.config = config
         self.model = config.model
         self.base_url = base_url.rstrip("/")
@@ -82,6 +93,7 @@ class OpenAIDialect:
         self.otel_provider_name = otel_provider_name or name
         self.max_tokens_field = max_tokens_field
         self.system_role = system_role
+        self.cache_breakpoints = cache_breakpoints
         self._url = f"{self.base_url}/chat/completions"
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if organization:
@@ -100,17 +112,29 @@ class OpenAIDialect:
         headers["Authorization"] = f"Bearer {key}"
         return headers
 
-    def _message(self, message: ChatMessage) -> dict[str, Any]:
-        """Encodes one message; a system message takes the configured role."""
-        role = self.system_role if message.role == "system" else message.role
-        return {"role": role, "content": message.text}
-
     def encode(self, request: CompletionRequest, *, stream: bool) -> bytes:
-        """Encodes the Chat Completions body."""
+        """Encodes the Chat Completions body; refuses what OpenAI would, before sending.
+
+        A text message stays `"content": "..."`; parts are encoded by `content`, which
+        checks OpenAI's media types and limits. A system message takes the configured role.
+        """
         config = self.config
+        system_role = self.system_role
+        messages: list[dict[str, Any]] = []
+        tally: MediaTally | None = None
+        for index, message in enumerate(request.messages):
+            role = system_role if message.role == "system" else message.role
+            content = message.content
+            if isinstance(content, str):
+                messages.append({"role": role, "content": content})
+                continue
+            if tally is None:
+                tally = MediaTally()
+            parts = encode_parts(message, content, index, tally, breakpoints=self.cache_breakpoints)
+            messages.append({"role": role, "content": parts})
         body: dict[str, Any] = {
             "model": self.model,
-            "messages": [self._message(m) for m in request.messages],
+            "messages": messages,
             self.max_tokens_field: request.max_tokens or config.max_output_tokens,
         }
         temperature = request.temperature if request.temperature is not None else config.temperature
@@ -120,6 +144,18 @@ class OpenAIDialect:
             body["top_p"] = request.top_p
         if request.seed is not None:
             body["seed"] = request.seed
+        reasoning = request.reasoning
+        if reasoning is not None:
+            # max_completion_tokens caps visible plus reasoning tokens; budget_tokens has no
+            # Chat Completions field, and no reasoning text ever comes back.
+            if self.max_tokens_field == "max_tokens":
+                raise InvalidRequestError(
+                    "reasoning needs max_completion_tokens: reasoning models reject "
+                    "max_tokens; build the provider with "
+                    'max_tokens_field="max_completion_tokens"'
+                )
+            if reasoning.effort is not None:
+                body["reasoning_effort"] = reasoning.effort
         if request.json_schema is not None:
             body["response_format"] = {
                 "type": "json_schema",
@@ -138,7 +174,10 @@ class OpenAIDialect:
             body["stream_options"] = {"include_usage": True}
         if request.vendor_options:
             deep_merge(body, request.vendor_options)
-        return _ENCODER.encode(body)
+        encoded = _ENCODER.encode(body)
+        if tally is not None and (tally.images or tally.file_bytes):
+            check_payload(encoded)
+        return encoded
 
     def decode(
         self, body: bytes, *, latency_ms: float, request_id: str | None
@@ -180,6 +219,8 @@ class OpenAIProvider(HTTPProvider):
         max_tokens_field: "max_completion_tokens" (OpenAI's current models) or "max_tokens"
             (older OpenAI-compatible servers).
         system_role: "system", or "developer" for OpenAI reasoning models that want it.
+        cache_breakpoints: send CachePoints as explicit `prompt_cache_breakpoint`s (GPT-5.6
+            and later); by default they are ignored and OpenAI caches automatically.
     """
 
     def __init__(
@@ -195,6 +236,7 @@ class OpenAIProvider(HTTPProvider):
         project: str | None = None,
         max_tokens_field: Literal["max_completion_tokens", "max_tokens"] = "max_completion_tokens",
         system_role: Literal["system", "developer"] = "system",
+        cache_breakpoints: bool = False,
     ) -> None:
         check_config(config, "openai")
         for option, value in (("organization", organization), ("project", project)):
@@ -207,6 +249,7 @@ class OpenAIProvider(HTTPProvider):
             project=project or os.environ.get("OPENAI_PROJECT_ID") or None,
             max_tokens_field=max_tokens_field,
             system_role=system_role,
+            cache_breakpoints=cache_breakpoints,
         )
         super().__init__(
             dialect,

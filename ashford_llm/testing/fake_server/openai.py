@@ -1,10 +1,23 @@
-"""OpenAI Chat Completions as the fake server speaks it: bodies, chunks, error envelopes."""
+"""OpenAI Chat Completions as the fake server speaks it: bodies, chunks, error envelopes.
+
+Content arrays are read as OpenAI reads them: text, `image_url` (a URL or a base64 `data:`
+URL of a PNG, JPEG, WEBP or GIF) and `file` parts (a PDF `data:` URL, or an uploaded file
+id); a malformed part gets OpenAI's 400 body for it (messages and codes copied from real
+answers). `reasoning_effort` other than "none" makes the answer report reasoning tokens,
+never reasoning text (Chat Completions returns none). Every message but the last is the
+cacheable prefix: a repeated one comes back as `prompt_tokens_details.cached_tokens` (the
+real API caches from 1,024 tokens on; the fake server from the first).
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
+import mimetypes
 import time
 from collections.abc import Mapping
+from typing import Any
 
 import msgspec
 
@@ -15,14 +28,9 @@ from ashford_llm.testing.fake_server.wire import BadRequest, Reply, StreamPlan, 
 __all__ = ["FORMAT", "OpenAIFormat"]
 
 
-class _Part(msgspec.Struct):
-    type: str = "text"
-    text: str = ""
-
-
 class _Message(msgspec.Struct):
     role: str
-    content: str | list[_Part] | None = None
+    content: str | list[dict[str, Any]] | None = None
 
 
 class _ResponseFormat(msgspec.Struct):
@@ -36,15 +44,144 @@ class _Request(msgspec.Struct):
     max_tokens: int | None = None
     stream: bool = False
     response_format: _ResponseFormat | None = None
+    reasoning_effort: str | None = None
 
 
 _decoder = msgspec.json.Decoder(_Request)
+_PART_TYPES = ("text", "image_url", "input_audio", "refusal", "audio", "file")
+_IMAGE_TYPES = frozenset(("image/png", "image/jpeg", "image/webp", "image/gif"))
 
 
-def _text(content: str | list[_Part] | None) -> str:
+class _InvalidPart(BadRequest):
+    """A malformed content part: its message travels as OpenAI's whole error object.
+
+    The shared BadRequest carries a message only; OpenAI's 400 names the parameter and a
+    code too, so the object is the message and `bad_request` sends it as it is.
+    """
+
+    def __init__(self, message: str, *, param: str | None, code: str | None) -> None:
+        error = {"message": message, "type": "invalid_request_error", "param": param, "code": code}
+        super().__init__(encode(error).decode())
+
+
+def _json_kind(value: Any) -> str:
+    """Names a JSON value's type as OpenAI's messages do ("a string", "null")."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    names = {str: "a string", list: "an array", int: "an integer", float: "a number"}
+    return names.get(type(value), "an object")
+
+
+def _data_url(url: str) -> tuple[str, bytes] | None:
+    """Splits `data:<media type>;base64,<data>`; None when it is not one or will not decode."""
+    head, comma, data = url.partition(",")
+    if not comma or not head.startswith("data:") or not head.endswith(";base64"):
+        return None
+    try:
+        decoded = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return (head[5:-7], decoded) if decoded else None
+
+
+def _image(image_url: Any, where: str) -> str:
+    """Checks an `image_url` part as OpenAI does; returns the image's media type."""
+    if not isinstance(image_url, dict):
+        raise _InvalidPart(
+            f"Invalid type for '{where}.image_url': expected an object, but got "
+            f"{_json_kind(image_url)} instead.",
+            param=f"{where}.image_url",
+            code="invalid_type",
+        )
+    url = image_url.get("url")
+    if not isinstance(url, str) or not url:
+        raise _InvalidPart(
+            f"Missing required parameter: '{where}.image_url.url'.",
+            param=f"{where}.image_url.url",
+            code="missing_required_parameter",
+        )
+    if not url.startswith("data:"):
+        return mimetypes.guess_type(url.partition("?")[0])[0] or "image/*"
+    parsed = _data_url(url)
+    if parsed is None:
+        raise _InvalidPart(
+            "You uploaded an unsupported image. Please make sure your image is valid.",
+            param=None,
+            code="image_parse_error",
+        )
+    if parsed[0] not in _IMAGE_TYPES:
+        raise _InvalidPart(
+            "You uploaded an unsupported image. Please make sure your image has of one the "
+            "following formats: ['png', 'jpeg', 'gif', 'webp'].",
+            param=None,
+            code="invalid_image_format",
+        )
+    return parsed[0]
+
+
+def _file(file: Any, where: str) -> str:
+    """Checks a `file` part as Chat Completions does (PDF only); returns its media type."""
+    if not isinstance(file, dict):
+        raise _InvalidPart(
+            f"Invalid type for '{where}.file': expected an object, but got "
+            f"{_json_kind(file)} instead.",
+            param=f"{where}.file",
+            code="invalid_type",
+        )
+    data = file.get("file_data")
+    if data is None and isinstance(file.get("file_id"), str):
+        return "application/pdf"
+    param = f"{where}.file.file_data"
+    expected = (
+        f"Invalid file data: '{param}'. Expected a base64-encoded data URL with an "
+        "application/pdf MIME type (e.g. 'data:application/pdf;base64,SGVsbG8sIFdvcmxkIQ==')"
+    )
+    if not isinstance(data, str) or not data.startswith("data:"):
+        raise _InvalidPart(
+            f"{expected}, but got a value without the 'data:' prefix.",
+            param=param,
+            code="invalid_value",
+        )
+    parsed = _data_url(data)
+    if parsed is None or parsed[0] != "application/pdf":
+        got = data.partition(";")[0][5:] or "none"
+        raise _InvalidPart(
+            f"{expected}, but got unsupported MIME type '{got}'.", param=param, code="invalid_value"
+        )
+    return parsed[0]
+
+
+def _content(content: str | list[dict[str, Any]] | None, index: int, media: list[str]) -> str:
+    """Returns a message's text, checking its parts and adding its attachments to `media`."""
     if content is None or isinstance(content, str):
         return content or ""
-    return "".join(part.text for part in content if part.type == "text")
+    texts: list[str] = []
+    for position, part in enumerate(content):
+        where = f"messages[{index}].content[{position}]"
+        kind = part.get("type")
+        if kind not in _PART_TYPES:
+            raise _InvalidPart(
+                f"Invalid value: {kind!r}. Supported values are: 'text', 'image_url', "
+                "'input_audio', 'refusal', 'audio', and 'file'.",
+                param=f"{where}.type",
+                code="invalid_value",
+            )
+        if kind == "text":
+            text = part.get("text")
+            if not isinstance(text, str):
+                raise _InvalidPart(
+                    f"Missing required parameter: '{where}.text'.",
+                    param=f"{where}.text",
+                    code="missing_required_parameter",
+                )
+            texts.append(text)
+        elif kind == "image_url":
+            media.append(_image(part.get("image_url"), where))
+        elif kind == "file":
+            media.append(_file(part.get("file"), where))
+    return "".join(texts)
 
 
 def _error(message: str, type_: str, code: str | None) -> bytes:
@@ -52,13 +189,16 @@ def _error(message: str, type_: str, code: str | None) -> bytes:
 
 
 def _usage(answer: Answer) -> dict[str, object]:
+    prompt_details: dict[str, object] = {"cached_tokens": answer.cached_tokens, "audio_tokens": 0}
+    if answer.cache_write_tokens:
+        prompt_details["cache_write_tokens"] = answer.cache_write_tokens
     return {
         "prompt_tokens": answer.input_tokens,
         "completion_tokens": answer.output_tokens,
         "total_tokens": answer.input_tokens + answer.output_tokens,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "prompt_tokens_details": prompt_details,
         "completion_tokens_details": {
-            "reasoning_tokens": 0,
+            "reasoning_tokens": answer.reasoning_tokens,
             "audio_tokens": 0,
             "accepted_prediction_tokens": 0,
             "rejected_prediction_tokens": 0,
@@ -98,18 +238,29 @@ class OpenAIFormat:
             "json_object",
             "json_schema",
         )
+        media: list[str] = []
+        messages = tuple(
+            (m.role, _content(m.content, index, media)) for index, m in enumerate(request.messages)
+        )
         return AnswerRequest(
             vendor=self.name,
             model=request.model,
-            messages=tuple((m.role, _text(m.content)) for m in request.messages),
+            messages=messages,
             json=json_wanted,
             max_tokens=request.max_completion_tokens or request.max_tokens,
             stream=request.stream,
+            attachments=tuple(media),
+            # The model thinks (reasoning tokens are reported), but its text never comes back.
+            reasoning=request.reasoning_effort not in (None, "none"),
+            cache_prefix="\n".join(text for _, text in messages[:-1]),
         )
 
     def bad_request(self, message: str, request_id: str) -> Reply:
-        """Returns OpenAI's 400 `invalid_request_error`."""
-        body = _error(message, "invalid_request_error", None)
+        """Returns OpenAI's 400 `invalid_request_error` (a malformed part's own error object)."""
+        if message.startswith('{"message":'):
+            body = b'{"error":' + message.encode() + b"}"
+        else:
+            body = _error(message, "invalid_request_error", None)
         return Reply(status=400, body=body, headers={"x-request-id": request_id})
 
     def headers(self, request_id: str) -> dict[str, str]:
