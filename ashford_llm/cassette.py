@@ -7,27 +7,159 @@ error class; messages pass through `redact`, so no credential reaches the file.
 `CompletionResponse.parsed` is not stored: it is derived data whose Python type JSON cannot
 keep; put JsonValidation above Replay to decode it again.
 
+Format version 2 stores requests and answers with their parts, and streams with their
+ReasoningDeltas. Attachment bytes are never written: an image or document given as bytes
+(or as a `data:` URL) is kept as a `MediaRef` (kind, media type, size, SHA-256, name), so a
+cassette of e-mails with attachments holds no attachment; Replay matches an incoming
+request against a recorded one by the SHA-256 of its attachments. Requests are therefore
+kept as `RecordedRequest`s: a CompletionRequest's fields, with `MediaRef`s where the bytes
+were. Version 1 (text only, written before parts existed) still loads: its fields are a
+subset of version 2's, so it reads as version 2 with the new fields at their defaults.
+
 It is a data format, like `config`, not a test double: the Recorder layer writes it in
 production code, so it lives outside `ashford_llm.testing` (which re-exports `Cassette`).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import builtins
+import hashlib
 import os
 import sys
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, TypeAlias
 
 import msgspec
 
 from ashford_llm.errors import JsonValidationError, LLMError, MidStreamError, redact
-from ashford_llm.types import CompletionRequest, CompletionResponse, StreamEnd, StreamEvent
+from ashford_llm.types import (
+    CachePoint,
+    ChatMessage,
+    CompletionRequest,
+    CompletionResponse,
+    DocumentPart,
+    ImagePart,
+    Part,
+    ReasoningConfig,
+    ReasoningPart,
+    Role,
+    StreamEnd,
+    StreamEvent,
+    TextPart,
+)
 
-__all__ = ["CASSETTE_VERSION", "Cassette", "RecordedCall", "RecordedError"]
+__all__ = [
+    "CASSETTE_VERSION",
+    "Cassette",
+    "MediaRef",
+    "RecordedCall",
+    "RecordedError",
+    "RecordedMessage",
+    "RecordedRequest",
+]
 
-CASSETTE_VERSION = 1
-"""The cassette format version this library writes and reads."""
+CASSETTE_VERSION = 2
+"""The cassette format version this library writes (it also reads version 1)."""
+
+_READABLE_VERSIONS = (1, CASSETTE_VERSION)
+
+
+class MediaRef(
+    msgspec.Struct, frozen=True, kw_only=True, tag="media_ref", forbid_unknown_fields=True
+):
+    """An attachment as a cassette keeps it: what it was and its fingerprint, not its bytes."""
+
+    kind: Literal["image", "document"]
+    media_type: str | None
+    size: int
+    sha256: str
+    name: str | None = None
+
+    @classmethod
+    def of(cls, part: ImagePart | DocumentPart, data: bytes) -> MediaRef:
+        """Fingerprints a part's bytes."""
+        return cls(
+            kind="image" if isinstance(part, ImagePart) else "document",
+            media_type=part.media_type,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            name=part.name if isinstance(part, DocumentPart) else None,
+        )
+
+
+RecordedPart: TypeAlias = (
+    TextPart | ImagePart | DocumentPart | CachePoint | ReasoningPart | MediaRef
+)
+"""A message part as recorded: a Part, or a MediaRef where the part's bytes were."""
+
+
+class RecordedMessage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A ChatMessage as recorded: its attachments given as bytes are MediaRefs."""
+
+    role: Role
+    content: str | tuple[RecordedPart, ...]
+
+    @property
+    def text(self) -> str:
+        """The message's text, as `ChatMessage.text`."""
+        content = self.content
+        if isinstance(content, str):
+            return content
+        return "".join(part.text for part in content if type(part) is TextPart)
+
+    @classmethod
+    def of(cls, message: ChatMessage) -> RecordedMessage:
+        """Records a message, replacing attachment bytes by their fingerprints."""
+        content = message.content
+        if isinstance(content, str):
+            return cls(message.role, content)
+        return cls(message.role, tuple(_record_part(part) for part in content))
+
+
+class RecordedRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A CompletionRequest as recorded: the same fields, messages as RecordedMessages."""
+
+    messages: tuple[RecordedMessage, ...]
+    temperature: float | None = None
+    max_tokens: int | None = None
+    json_mode: bool = False
+    json_schema: dict[str, Any] | None = None
+    stop: tuple[str, ...] = ()
+    top_p: float | None = None
+    seed: int | None = None
+    reasoning: ReasoningConfig | None = None
+    vendor_options: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, request: CompletionRequest) -> RecordedRequest:
+        """Records a request; equal requests (same attachment bytes) record equal."""
+        fields = msgspec.structs.asdict(request)
+        fields["messages"] = tuple(RecordedMessage.of(m) for m in request.messages)
+        fields["stop"] = tuple(request.stop)
+        return cls(**fields)
+
+
+def _record_part(part: Part) -> RecordedPart:
+    """Returns a part as recorded: attachment bytes (or a `data:` URL) become a MediaRef."""
+    if isinstance(part, ImagePart | DocumentPart):
+        if part.data is not None:
+            return MediaRef.of(part, part.data)
+        if part.url is not None and part.url.startswith("data:"):
+            return MediaRef.of(part, _data_url_bytes(part.url))
+    return part
+
+
+def _data_url_bytes(url: str) -> bytes:
+    """Returns a `data:` URL's payload, base64-decoded where it says so."""
+    header, _, payload = url.partition(",")
+    if header.endswith(";base64"):
+        try:
+            return base64.b64decode(payload)
+        except binascii.Error:
+            pass
+    return payload.encode()
 
 
 class RecordedError(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -123,13 +255,16 @@ class RecordedError(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 class RecordedCall(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One call as it passed a Recorder: the request and what came back, with timing.
 
+    The request is kept as a RecordedRequest (`RecordedRequest.of(request)`), whose
+    attachments are fingerprints, never bytes.
+
     A `complete` call has a `response` or an `error`; a `stream` call has the `events` that
     were yielded and, when it failed, the `error` raised after them. A stream without a
     StreamEnd and without an error was abandoned by its consumer. `started_at` is Unix
     time in seconds; `attempts` is what Retry reported (1 when there is no Retry below).
     """
 
-    request: CompletionRequest
+    request: RecordedRequest
     kind: Literal["complete", "stream"]
     response: CompletionResponse | None = None
     events: tuple[StreamEvent, ...] = ()
@@ -168,21 +303,25 @@ class Cassette(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Cassette:
-        """Reads a cassette, failing clearly on a bad file or an unknown format version."""
+        """Reads a cassette (version 1 or 2, returned as version 2), failing clearly on a bad
+        file or an unknown format version."""
         data = Path(path).read_bytes()
         try:
             version = _VERSION_DECODER.decode(data).version
         except (msgspec.DecodeError, RecursionError) as error:
             raise ValueError(f"{os.fspath(path)!r} is not a cassette: {error}") from None
-        if version != CASSETTE_VERSION:
+        if version not in _READABLE_VERSIONS:
             raise ValueError(
                 f"{os.fspath(path)!r} is cassette version {version}; "
-                f"this library reads version {CASSETTE_VERSION}"
+                f"this library reads versions {', '.join(map(str, _READABLE_VERSIONS))}"
             )
         try:
-            return _DECODER.decode(data)
+            cassette = _DECODER.decode(data)
         except (msgspec.DecodeError, ValueError, TypeError, RecursionError) as error:
             raise ValueError(f"{os.fspath(path)!r} is not a valid cassette: {error}") from None
+        if cassette.version != CASSETTE_VERSION:
+            cassette = msgspec.structs.replace(cassette, version=CASSETTE_VERSION)
+        return cassette
 
 
 class _Version(msgspec.Struct):

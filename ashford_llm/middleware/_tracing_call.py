@@ -14,7 +14,14 @@ from opentelemetry.trace import Status, StatusCode
 from ashford_llm.errors import LLMError, redact
 from ashford_llm.middleware import _semconv as sc
 from ashford_llm.middleware._tracing_content import CaptureMode, content_attributes, output_content
-from ashford_llm.types import CompletionResponse
+from ashford_llm.types import (
+    CompletionResponse,
+    Part,
+    ReasoningDelta,
+    ReasoningPart,
+    TextDelta,
+    TextPart,
+)
 
 __all__ = ["AttributeValue", "CallRecord", "Instruments", "error_type"]
 
@@ -98,11 +105,16 @@ class CallRecord:
         self.last_chunk: float | None = None
         self.first_chunk_s: float | None = None
         self.chunk_gaps: list[float] = []
-        self.text: list[str] = []
+        self.streamed: list[TextDelta | ReasoningDelta] = []
         self.response: CompletionResponse | None = None
 
-    def chunk(self, text: str) -> None:
-        """Notes a streamed chunk's arrival time (and its text, when capturing content)."""
+    def chunk(self, delta: TextDelta | ReasoningDelta) -> None:
+        """Notes a streamed chunk's arrival time (and the chunk, when capturing content).
+
+        Reasoning chunks count like text chunks for time to first chunk and time per chunk:
+        the conventions time the response stream's chunks, and a reasoning model's first
+        sign of life is its thinking.
+        """
         now = self.instruments.clock()
         if self.last_chunk is None:
             self.first_chunk_s = now - self.started
@@ -111,7 +123,7 @@ class CallRecord:
             self.chunk_gaps.append(now - self.last_chunk)
         self.last_chunk = now
         if self.content:
-            self.text.append(text)
+            self.streamed.append(delta)
 
     def succeed(self, response: CompletionResponse) -> None:
         """Records the response attributes and token usage, then ends the span."""
@@ -125,6 +137,8 @@ class CallRecord:
         attributes[sc.USAGE_OUTPUT_TOKENS] = response.output_tokens
         if response.cached_input_tokens is not None:
             attributes[sc.USAGE_CACHE_READ_INPUT_TOKENS] = response.cached_input_tokens
+        if response.cache_write_tokens is not None:
+            attributes[sc.USAGE_CACHE_WRITE_INPUT_TOKENS] = response.cache_write_tokens
         if response.reasoning_tokens is not None:
             attributes[sc.USAGE_REASONING_OUTPUT_TOKENS] = response.reasoning_tokens
         attributes[sc.ATTEMPTS] = response.attempts
@@ -132,7 +146,7 @@ class CallRecord:
         self.span_attributes.update(attributes)
         self.span.set_attributes(attributes)
         if self.content:
-            self.content.update(output_content(response.content, response.finish_reason))
+            self.content.update(output_content(response.parts, response.finish_reason))
         tokens = self.instruments.tokens
         tokens.record(
             response.input_tokens,
@@ -197,8 +211,8 @@ class CallRecord:
                 instruments.first_chunk.record(self.first_chunk_s, attributes=chunk_attributes)
             for gap in self.chunk_gaps:
                 instruments.per_chunk.record(gap, attributes=chunk_attributes)
-        if self.content and self.text and sc.OUTPUT_MESSAGES not in self.content:
-            self.content.update(output_content("".join(self.text), None))
+        if self.content and self.streamed and sc.OUTPUT_MESSAGES not in self.content:
+            self.content.update(output_content(_streamed_parts(self.streamed), None))
         if instruments.capture_mode.on_span and sc.OUTPUT_MESSAGES in self.content:
             self.span.set_attributes(
                 content_attributes({sc.OUTPUT_MESSAGES: self.content[sc.OUTPUT_MESSAGES]})
@@ -210,6 +224,20 @@ class CallRecord:
                 attributes={**self.span_attributes, **self.content},
             )
         self.span.end()
+
+
+def _streamed_parts(deltas: list[TextDelta | ReasoningDelta]) -> list[Part]:
+    """Joins streamed deltas into parts: each run of reasoning or of text becomes one part."""
+    parts: list[Part] = []
+    run: list[str] = []
+    for index, delta in enumerate(deltas):
+        run.append(delta.text)
+        following = deltas[index + 1] if index + 1 < len(deltas) else None
+        if following is None or type(following) is not type(delta):
+            text = "".join(run)
+            parts.append(ReasoningPart(text) if type(delta) is ReasoningDelta else TextPart(text))
+            run = []
+    return parts
 
 
 def error_type(error: BaseException) -> str:

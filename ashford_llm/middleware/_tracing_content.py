@@ -1,4 +1,13 @@
-"""Opt-in message content for Tracing: the capture mode and the conventions' message shapes."""
+"""Opt-in message content for Tracing: the capture mode and the conventions' message shapes.
+
+Parts follow the GenAI input and output message schemas: text as `{"type": "text"}`, a
+model's thinking as `{"type": "reasoning"}`, an image or document sent by URL as
+`{"type": "uri"}`. An attachment sent as bytes becomes a `{"type": "blob"}` part whose
+`content` is only a placeholder ("<N bytes>"): the conventions would carry the bytes as
+base64, but a span is no place for an e-mail's attachments, so neither the bytes nor their
+base64 ever reach a span or an event (a `data:` URL counts as bytes). A CachePoint is a
+request option, not content, and is left out.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +19,14 @@ from typing import Any
 import msgspec
 
 from ashford_llm.middleware import _semconv as sc
-from ashford_llm.types import ChatMessage
+from ashford_llm.types import (
+    ChatMessage,
+    DocumentPart,
+    ImagePart,
+    Part,
+    ReasoningPart,
+    TextPart,
+)
 
 __all__ = [
     "CaptureMode",
@@ -81,27 +97,69 @@ def _text_parts(text: str) -> list[dict[str, str]]:
     return [{"type": "text", "content": text}]
 
 
+def _parts(content: str | tuple[Part, ...]) -> list[dict[str, Any]]:
+    """Returns a message's parts in the conventions' shape, attachments as placeholders."""
+    if type(content) is str:
+        return _text_parts(content)
+    parts: list[dict[str, Any]] = []
+    for part in content:
+        if isinstance(part, TextPart):
+            parts.append({"type": "text", "content": part.text})
+        elif isinstance(part, ReasoningPart):
+            parts.append({"type": "reasoning", "content": part.text})
+        elif isinstance(part, ImagePart | DocumentPart):
+            parts.append(_attachment(part))
+    return parts
+
+
+def _attachment(part: ImagePart | DocumentPart) -> dict[str, Any]:
+    """Returns an attachment as a `uri` part, or a `blob` part with a size placeholder."""
+    modality = "image" if isinstance(part, ImagePart) else "document"
+    url = part.url
+    if url is not None and not url.startswith("data:"):
+        return {"type": "uri", "modality": modality, "mime_type": part.media_type, "uri": url}
+    size = len(part.data) if part.data is not None else _data_url_size(url or "")
+    return {
+        "type": "blob",
+        "modality": modality,
+        "mime_type": part.media_type,
+        "content": f"<{size} bytes>",
+    }
+
+
+def _data_url_size(url: str) -> int:
+    """Returns the size of a `data:` URL's payload (decoded size when it is base64)."""
+    header, _, payload = url.partition(",")
+    if header.endswith(";base64"):
+        payload = payload.rstrip("=")
+        return len(payload) * 3 // 4
+    return len(payload)
+
+
 def input_content(
     messages: Sequence[ChatMessage], provider_name: str | None
 ) -> dict[str, list[dict[str, Any]]]:
     """Returns gen_ai.input.messages (and gen_ai.system_instructions) as structured values."""
     separate = provider_name in _SEPARATE_SYSTEM
     chat = [
-        {"role": m.role, "parts": _text_parts(m.text)}
+        {"role": m.role, "parts": _parts(m.content)}
         for m in messages
         if not (separate and m.role == "system")
     ]
     content: dict[str, list[dict[str, Any]]] = {sc.INPUT_MESSAGES: chat}
     if separate:
-        system = [part for m in messages if m.role == "system" for part in _text_parts(m.text)]
+        system = [part for m in messages if m.role == "system" for part in _parts(m.content)]
         if system:
             content[sc.SYSTEM_INSTRUCTIONS] = system
     return content
 
 
-def output_content(text: str, finish_reason: str | None) -> dict[str, list[dict[str, Any]]]:
-    """Returns gen_ai.output.messages for one assistant answer as a structured value."""
-    message: dict[str, Any] = {"role": "assistant", "parts": _text_parts(text)}
+def output_content(
+    parts: Sequence[Part], finish_reason: str | None
+) -> dict[str, list[dict[str, Any]]]:
+    """Returns gen_ai.output.messages for one assistant answer (its reasoning and text parts,
+    in order: a response's `parts`, or what a stream delivered) as a structured value."""
+    message: dict[str, Any] = {"role": "assistant", "parts": _parts(tuple(parts))}
     if finish_reason is not None:
         message["finish_reason"] = finish_reason
     return {sc.OUTPUT_MESSAGES: [message]}

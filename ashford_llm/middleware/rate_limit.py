@@ -6,12 +6,14 @@ per-attempt deadline. Waits longer than a millisecond show on the current (Traci
 a rate-limit wait event.
 
 Tokens are charged before the call from an estimate, since the real count is known only
-after: input is taken as one token per four characters of all message contents (rounded
-up), output as the request's `max_tokens`, else `default_max_tokens`, else the terminal's
-default output budget (`info.max_output_tokens`, what it will send), else 4096. After a
-success the charge is settled against the response's real input plus output tokens (a server that
-reports no usage at all keeps the estimate charged); after a failure the input estimate
-stays charged and the output allowance is refunded.
+after: input is taken as one token per four characters of the messages' text and reasoning
+(rounded up), plus each image and document by the terminal vendor's documented counting
+(never by the length of its bytes; the figures are in `_media_tokens`), output as the
+request's `max_tokens`, else `default_max_tokens`, else the terminal's default output
+budget (`info.max_output_tokens`, what it will send), else 4096. After a success the charge
+is settled against the response's real input plus output tokens (a server that reports no
+usage at all keeps the estimate charged); after a failure the input estimate stays charged
+and the output allowance is refunded.
 """
 
 from __future__ import annotations
@@ -23,9 +25,19 @@ from opentelemetry import trace
 
 from ashford_llm.middleware._base import Middleware, format_option
 from ashford_llm.middleware._limits import LimiterBackend, RateLimiter, RatePermit
+from ashford_llm.middleware._media_tokens import Vendor, document_tokens, image_tokens, vendor_of
 from ashford_llm.middleware._semconv import RATE_LIMIT_WAIT_EVENT, RATE_LIMIT_WAIT_S
 from ashford_llm.protocol import LLMProvider
-from ashford_llm.types import CompletionRequest, CompletionResponse, StreamEnd, StreamEvent
+from ashford_llm.types import (
+    CompletionRequest,
+    CompletionResponse,
+    DocumentPart,
+    ImagePart,
+    ReasoningPart,
+    StreamEnd,
+    StreamEvent,
+    TextPart,
+)
 
 __all__ = ["RateLimit", "estimate_input_tokens"]
 
@@ -90,6 +102,7 @@ class RateLimit(Middleware):
                 max_concurrency=max_concurrency,
             )
         self.default_max_tokens = default_max_tokens
+        self._vendor = vendor_of(inner.info)
 
     async def complete(self, request: CompletionRequest) -> CompletionResponse:
         """Calls the inner handler holding a permit; settles it against the real usage."""
@@ -123,7 +136,7 @@ class RateLimit(Middleware):
     async def _acquire(self, request: CompletionRequest) -> RatePermit:
         """Waits for a permit and makes a noticeable wait visible on the current span."""
         permit = await self.backend.acquire(
-            input_tokens=estimate_input_tokens(request),
+            input_tokens=estimate_input_tokens(request, vendor=self._vendor),
             output_tokens=request.max_tokens or self.default_max_tokens,
         )
         if permit.waited_s > _VISIBLE_WAIT_S:
@@ -148,9 +161,27 @@ class RateLimit(Middleware):
         return f"RateLimit({options})"
 
 
-def estimate_input_tokens(request: CompletionRequest) -> int:
-    """Estimates input tokens as one per four characters of all message contents."""
-    return math.ceil(sum(len(message.text) for message in request.messages) / 4)
+def estimate_input_tokens(request: CompletionRequest, *, vendor: Vendor | None = None) -> int:
+    """Estimates a request's input tokens: text at four characters per token, attachments
+    by the vendor's documented counting (the largest of the three rules when `vendor` is None).
+
+    Text and reasoning parts count their text; a CachePoint counts nothing.
+    """
+    chars = 0
+    media = 0
+    for message in request.messages:
+        content = message.content
+        if type(content) is str:
+            chars += len(content)
+            continue
+        for part in content:
+            if isinstance(part, TextPart | ReasoningPart):
+                chars += len(part.text)
+            elif isinstance(part, ImagePart):
+                media += image_tokens(part, vendor)
+            elif isinstance(part, DocumentPart):
+                media += document_tokens(part, vendor)
+    return math.ceil(chars / 4) + media
 
 
 def _used_tokens(response: CompletionResponse, permit: RatePermit) -> int:

@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncGenerator, Callable
 from typing import Literal
 
-from ashford_llm.cassette import Cassette, RecordedCall, RecordedError
+from ashford_llm.cassette import Cassette, RecordedCall, RecordedError, RecordedRequest
 from ashford_llm.errors import LLMError
 from ashford_llm.middleware._base import Middleware
 from ashford_llm.protocol import LLMProvider
@@ -30,6 +30,8 @@ class Recorder(Middleware):
     order they ended. Exceptions are recorded and re-raised unchanged, LLMErrors and others
     alike; error texts pass through `redact`. A stream the consumer stops early (or that is
     cancelled) is recorded with the events it saw; a cancelled `complete` is not recorded.
+    Requests are kept as RecordedRequests: attachments as their SHA-256 and size, so no
+    attachment bytes stay in memory or reach a cassette.
 
     Args:
         inner: the handler to call.
@@ -104,7 +106,7 @@ class Recorder(Middleware):
             attempts = events[-1].response.attempts
         self.calls.append(
             RecordedCall(
-                request=request,
+                request=RecordedRequest.of(request),
                 kind=kind,
                 response=response,
                 events=tuple(events or ()),

@@ -148,7 +148,7 @@ class Tracing(Middleware):
                 if isinstance(event, StreamEnd):
                     call.response = event.response
                 else:
-                    call.chunk(event.text)
+                    call.chunk(event)
                 yield event
             finished = True
         except GeneratorExit:

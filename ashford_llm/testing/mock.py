@@ -13,9 +13,13 @@ from ashford_llm.protocol import AsyncCloseable, ProviderInfo
 from ashford_llm.types import (
     CompletionRequest,
     CompletionResponse,
+    Part,
+    ReasoningDelta,
+    ReasoningPart,
     StreamEnd,
     StreamEvent,
     TextDelta,
+    TextPart,
 )
 
 __all__ = ["MockProvider", "MockStream", "ScriptExhaustedError", "ScriptItem"]
@@ -23,7 +27,9 @@ __all__ = ["MockProvider", "MockStream", "ScriptExhaustedError", "ScriptItem"]
 
 @dataclass(frozen=True, kw_only=True)
 class MockStream:
-    """A scripted stream: these chunks in order, then `error` raised (or a normal end).
+    """A scripted stream: `reasoning` chunks as ReasoningDeltas, then these text chunks in
+    order, then `error` raised (or a normal end, whose response has a ReasoningPart with the
+    reasoning joined before the text).
 
     `first_delay` and `chunk_delay` are seconds slept before the first and each later chunk.
     """
@@ -33,6 +39,7 @@ class MockStream:
     first_delay: float = 0.0
     chunk_delay: float = 0.0
     finish_reason: str = "stop"
+    reasoning: Sequence[str] = ()
 
 
 ScriptItem: TypeAlias = CompletionResponse | str | MockStream | BaseException
@@ -56,7 +63,8 @@ class MockProvider(AsyncCloseable):
     Args:
         script: a sequence of answers used in order (CompletionResponses, strings taken as
             the response text, MockStreams, and exceptions to raise), or a sync or async
-            function of the request returning one such answer.
+            function of the request returning one such answer. Streamed, a response's
+            reasoning parts come as ReasoningDeltas before its text's word deltas.
         name: the provider name reported in responses.
         model: the model name reported in responses.
         info: the description layers read (vendor, server, default output budget), for
@@ -120,14 +128,20 @@ class MockProvider(AsyncCloseable):
         self._position += 1
         return item
 
-    def _response(self, request: CompletionRequest, text: str, finish: str) -> CompletionResponse:
-        """Builds a response with word-count usage."""
+    def _response(
+        self, request: CompletionRequest, text: str, finish: str, reasoning: str = ""
+    ) -> CompletionResponse:
+        """Builds a response with word-count usage (reasoning words count as output)."""
         prompt_words = sum(len(m.text.split()) for m in request.messages)
+        thought = len(reasoning.split())
+        parts: tuple[Part, ...] = (ReasoningPart(reasoning), TextPart(text)) if reasoning else ()
         return CompletionResponse(
             content=text,
+            parts=parts,
             model=self.model,
             input_tokens=prompt_words,
-            output_tokens=len(text.split()),
+            output_tokens=len(text.split()) + thought,
+            reasoning_tokens=thought if reasoning else None,
             latency_ms=0.0,
             finish_reason=finish,  # type: ignore[arg-type]
             provider=self._name,
@@ -144,7 +158,9 @@ class MockProvider(AsyncCloseable):
             await asyncio.sleep(item.first_delay)
             if item.error is not None:
                 raise item.error
-            return self._response(request, "".join(item.chunks), item.finish_reason)
+            return self._response(
+                request, "".join(item.chunks), item.finish_reason, "".join(item.reasoning)
+            )
         if isinstance(item, str):
             return self._response(request, item, "stop")
         raise TypeError(f"MockProvider cannot answer with {type(item).__name__}")
@@ -155,12 +171,18 @@ class MockProvider(AsyncCloseable):
         if isinstance(item, BaseException):
             raise item
         if isinstance(item, MockStream):
-            for index, chunk in enumerate(item.chunks):
+            deltas: list[StreamEvent] = [ReasoningDelta(chunk) for chunk in item.reasoning]
+            deltas += [TextDelta(chunk) for chunk in item.chunks]
+            for index, delta in enumerate(deltas):
                 await asyncio.sleep(item.first_delay if index == 0 else item.chunk_delay)
-                yield TextDelta(chunk)
+                yield delta
             if item.error is not None:
                 raise item.error
-            yield StreamEnd(self._response(request, "".join(item.chunks), item.finish_reason))
+            yield StreamEnd(
+                self._response(
+                    request, "".join(item.chunks), item.finish_reason, "".join(item.reasoning)
+                )
+            )
             return
         if isinstance(item, str):
             response = self._response(request, item, "stop")
@@ -168,6 +190,10 @@ class MockProvider(AsyncCloseable):
             response = item
         else:
             raise TypeError(f"MockProvider cannot answer with {type(item).__name__}")
+        for part in response.parts:
+            if type(part) is ReasoningPart:
+                for piece in _WORDS.findall(part.text):
+                    yield ReasoningDelta(piece)
         for piece in _WORDS.findall(response.content):
             yield TextDelta(piece)
         yield StreamEnd(response)

@@ -12,11 +12,12 @@ import os
 from collections.abc import AsyncGenerator, Sequence
 from typing import Literal
 
-from ashford_llm.cassette import Cassette, RecordedCall
+from ashford_llm.cassette import Cassette, RecordedCall, RecordedRequest
 from ashford_llm.protocol import AsyncCloseable, ProviderInfo
 from ashford_llm.types import (
     CompletionRequest,
     CompletionResponse,
+    ReasoningDelta,
     StreamEnd,
     StreamEvent,
     TextDelta,
@@ -38,13 +39,16 @@ class Replay(AsyncCloseable):
 
     `match="sequence"` serves the calls in recorded order, whatever the request;
     `match="request"` serves the first unused call whose request equals the incoming one
-    (messages and every option). Either raises ReplayMismatchError, showing the request and
+    (messages and every option; an attachment matches a recorded one by its SHA-256, since
+    cassettes keep no attachment bytes). Either raises ReplayMismatchError, showing the request and
     the closest unused recordings, when nothing is left to serve.
 
     A call is served whichever way it was recorded: `complete` of a recorded stream returns
-    its StreamEnd response, and `stream` of a recorded complete yields the text as one
-    TextDelta then a StreamEnd. Recorded errors are raised again as their own class (after
-    the recorded events, for a stream). `parsed` is never served: put JsonValidation above.
+    its StreamEnd response, and `stream` of a recorded complete yields its reasoning as one
+    ReasoningDelta, its text as one TextDelta, then a StreamEnd. A recorded stream is
+    served event by event, ReasoningDeltas included. Recorded errors are raised again as
+    their own class (after the recorded events, for a stream). `parsed` is never served: put
+    JsonValidation above.
 
     Args:
         path_or_calls: a cassette path, a Cassette, or a list or tuple of recorded calls (e.g.
@@ -124,6 +128,8 @@ class Replay(AsyncCloseable):
             for event in call.events:
                 yield event
         elif call.response is not None:
+            if call.response.reasoning_text:
+                yield ReasoningDelta(call.response.reasoning_text)
             if call.response.content:
                 yield TextDelta(call.response.content)
             yield StreamEnd(call.response)
@@ -141,11 +147,12 @@ class Replay(AsyncCloseable):
                 )
             self._position += 1
         else:
+            recorded = RecordedRequest.of(request)
             found = next(
                 (
                     i
                     for i, call in enumerate(self.calls)
-                    if not self._used[i] and call.request == request
+                    if not self._used[i] and call.request == recorded
                 ),
                 None,
             )
@@ -171,7 +178,7 @@ class Replay(AsyncCloseable):
         )
         lines.append("closest unused recorded calls:")
         for index, call in ranked[:_CANDIDATES]:
-            differ = ", ".join(_differing_fields(request, call.request))
+            differ = ", ".join(_differing_fields(RecordedRequest.of(request), call.request))
             lines.append(f"  #{index + 1} (differs in {differ}): {_short(call.request)}")
         return "\n".join(lines)
 
@@ -183,7 +190,7 @@ class Replay(AsyncCloseable):
         return f"Replay(name={self._name!r}, match={self.match!r}, calls={len(self.calls)})"
 
 
-def _short(request: CompletionRequest) -> str:
+def _short(request: CompletionRequest | RecordedRequest) -> str:
     """Renders a request in one line: its messages (shortened) and the options set."""
     messages = " | ".join(
         f"{m.role}: {m.text if len(m.text) <= _SHORT else m.text[:_SHORT] + '...'}"
@@ -199,7 +206,7 @@ def _short(request: CompletionRequest) -> str:
     return f"[{messages}]" + (f" {', '.join(options)}" if options else "")
 
 
-def _differing_fields(first: CompletionRequest, second: CompletionRequest) -> list[str]:
+def _differing_fields(first: RecordedRequest, second: RecordedRequest) -> list[str]:
     """Names the request fields whose values differ."""
     return [
         field

@@ -10,9 +10,12 @@ from ashford_llm import (
     CompletionResponse,
     JsonValidationError,
     RateLimitError,
+    ReasoningDelta,
+    ReasoningPart,
     StreamEnd,
     StreamEvent,
     TextDelta,
+    TextPart,
 )
 from ashford_llm.middleware import JsonValidation, Retry
 from ashford_llm.testing import MockProvider, MockStream
@@ -247,3 +250,27 @@ def test_repr_shows_schema_and_repairs() -> None:
 def test_bad_options_fail_at_build_time(options: dict[str, Any], error: type[Exception]) -> None:
     with pytest.raises(error):
         JsonValidation(MockProvider([]), **options)
+
+
+async def test_an_answer_with_reasoning_parts_validates_and_keeps_its_parts() -> None:
+    thinking = msgspec.structs.replace(
+        answer(""),
+        content="",
+        parts=(ReasoningPart("It offers a prize."), TextPart('{"name": "spam", "score": 1}')),
+        reasoning_text=None,
+    )
+    assert thinking.content == '{"name": "spam", "score": 1}'
+    response = await JsonValidation(MockProvider([thinking]), schema=Label).complete(ASK)
+    assert response.parsed == Label(name="spam", score=1.0)
+    assert response.parts == thinking.parts
+    assert response.reasoning_text == "It offers a prize."
+
+
+async def test_a_streamed_answer_with_reasoning_validates_at_its_end() -> None:
+    mock = MockProvider([MockStream(reasoning=["Prize."], chunks=['{"name": "x", "score": 2}'])])
+    events = await collect(JsonValidation(mock, schema=Label).stream(ASK))
+    assert isinstance(events[0], ReasoningDelta)
+    end = events[-1]
+    assert isinstance(end, StreamEnd)
+    assert end.response.parsed == Label(name="x", score=2.0)
+    assert end.response.reasoning_text == "Prize."

@@ -11,17 +11,23 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from ashford_llm import (
+    CachePoint,
     ChatMessage,
     ClientBuilder,
     CompletionRequest,
     CompletionResponse,
+    DocumentPart,
     FatalError,
+    ImagePart,
     InvalidRequestError,
+    ReasoningPart,
     ServerError,
     StreamEnd,
+    TextPart,
 )
 from ashford_llm.middleware import LimiterBackend, RateLimit, RateLimiter, Retry
 from ashford_llm.middleware._limits import adjust_level
+from ashford_llm.middleware._media_tokens import Vendor, image_size, pdf_pages
 from ashford_llm.middleware._semconv import RATE_LIMIT_WAIT_EVENT, RATE_LIMIT_WAIT_S
 from ashford_llm.middleware.rate_limit import estimate_input_tokens
 from ashford_llm.protocol import ProviderInfo
@@ -511,3 +517,175 @@ def test_rate_limit_keeps_the_estimate_when_the_server_reports_no_usage() -> Non
         return await timed(layer, request(chars=4, max_tokens=99))
 
     assert run(main) == pytest.approx(6.0)  # 100 tokens at 1000 per minute
+
+
+# --- attachments: each vendor's documented counting, never the length of the bytes ---
+
+
+def png(width: int, height: int, *, padding: int = 0) -> bytes:
+    """A PNG signature and IHDR chunk of the given size (enough for the header reader)."""
+    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + b"\x08\x02\x00\x00\x00"
+    return b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\x0dIHDR" + ihdr + b"\x00" * (4 + padding)
+
+
+def jpeg(width: int, height: int) -> bytes:
+    """A JPEG start, an APP0 segment to skip, then a baseline start-of-frame."""
+    app0 = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    sof = b"\xff\xc0\x00\x11\x08" + height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return b"\xff\xd8" + app0 + sof + b"\x03\x01\x22\x00\x02\x11\x01\x03\x11\x01"
+
+
+def gif(width: int, height: int) -> bytes:
+    return b"GIF89a" + width.to_bytes(2, "little") + height.to_bytes(2, "little") + b"\x00" * 4
+
+
+def webp_vp8x(width: int, height: int) -> bytes:
+    body = b"VP8X" + b"\x0a\x00\x00\x00" + b"\x00\x00\x00\x00"
+    body += (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    return b"RIFF" + len(body).to_bytes(4, "little") + b"WEBP" + body
+
+
+def webp_vp8l(width: int, height: int) -> bytes:
+    bits = (width - 1) | ((height - 1) << 14)
+    body = b"VP8L" + b"\x05\x00\x00\x00" + b"\x2f" + bits.to_bytes(4, "little")
+    return b"RIFF" + len(body).to_bytes(4, "little") + b"WEBP" + body
+
+
+def webp_vp8(width: int, height: int) -> bytes:
+    frame = b"\x00\x00\x00" + b"\x9d\x01\x2a" + width.to_bytes(2, "little")
+    body = b"VP8 " + b"\x0a\x00\x00\x00" + frame + height.to_bytes(2, "little")
+    return b"RIFF" + len(body).to_bytes(4, "little") + b"WEBP" + body
+
+
+def pdf(pages: int) -> bytes:
+    """A PDF skeleton with a page tree and `pages` page objects."""
+    objects = [b"1 0 obj << /Type /Pages /Kids [] /Count %d >> endobj" % pages]
+    objects += [b"%d 0 obj << /Type /Page /Parent 1 0 R >> endobj" % (i + 2) for i in range(pages)]
+    return b"%PDF-1.4\n" + b"\n".join(objects) + b"\n%%EOF"
+
+
+def with_parts(*parts: Any) -> CompletionRequest:
+    return CompletionRequest([ChatMessage.user(*parts)])
+
+
+@pytest.mark.parametrize(
+    ("data", "size"),
+    [
+        (png(640, 480), (640, 480)),
+        (jpeg(1024, 768), (1024, 768)),
+        (gif(31, 17), (31, 17)),
+        (webp_vp8x(3000, 2000), (3000, 2000)),
+        (webp_vp8l(500, 300), (500, 300)),
+        (webp_vp8(320, 240), (320, 240)),
+    ],
+)
+def test_image_size_reads_each_format_header(data: bytes, size: tuple[int, int]) -> None:
+    assert image_size(data) == size
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"not an image at all", png(640, 480)[:20], jpeg(10, 10)[:8], b"\xff\xd8\x00\x00", gif(0, 5)],
+)
+def test_image_size_is_none_for_unreadable_or_truncated_headers(data: bytes) -> None:
+    assert image_size(data) is None
+
+
+@pytest.mark.parametrize(
+    ("vendor", "width", "height", "tokens"),
+    [
+        # Anthropic: w*h/750, within a 1568 px long edge and about 1600 tokens.
+        ("anthropic", 200, 200, 54),
+        ("anthropic", 1000, 1000, 1334),
+        ("anthropic", 4000, 3000, 1600),
+        ("anthropic", 8000, 500, math.ceil(1568 * 98 / 750)),
+        # OpenAI high detail: the guide's worked examples.
+        ("openai", 1024, 1024, 765),
+        ("openai", 2048, 4096, 1105),
+        ("openai", 300, 200, 255),
+        # Gemini: small images are one unit, larger ones 768 px tiles.
+        ("gemini", 384, 300, 258),
+        ("gemini", 1000, 800, 1032),
+    ],
+)
+def test_image_tokens_follow_each_vendors_documented_rule(
+    vendor: Vendor, width: int, height: int, tokens: int
+) -> None:
+    assert estimate_input_tokens(with_parts(ImagePart(png(width, height))), vendor=vendor) == tokens
+
+
+def test_image_estimate_does_not_grow_with_the_size_of_the_bytes() -> None:
+    small = with_parts(ImagePart(png(800, 600)))
+    heavy = with_parts(ImagePart(png(800, 600, padding=1_000_000)))
+    for vendor in ("anthropic", "openai", "gemini", None):
+        assert estimate_input_tokens(heavy, vendor=vendor) == estimate_input_tokens(
+            small, vendor=vendor
+        )
+    assert estimate_input_tokens(heavy) < 2000
+
+
+def test_unknown_vendor_is_charged_the_largest_rule() -> None:
+    req = with_parts(ImagePart(png(1000, 1000)))
+    by_vendor = [estimate_input_tokens(req, vendor=v) for v in ("anthropic", "openai", "gemini")]
+    assert estimate_input_tokens(req) == max(by_vendor) == 1334
+
+
+@pytest.mark.parametrize(
+    ("vendor", "tokens"), [("anthropic", 1600), ("openai", 1445), ("gemini", 1032)]
+)
+def test_image_url_and_unreadable_image_get_the_fixed_allowance(
+    vendor: Vendor, tokens: int
+) -> None:
+    by_url = with_parts(ImagePart(url="https://example.com/cat.png"))
+    unreadable = with_parts(ImagePart(b"\x89PNG\r\n\x1a\n broken", media_type="image/png"))
+    assert estimate_input_tokens(by_url, vendor=vendor) == tokens
+    assert estimate_input_tokens(unreadable, vendor=vendor) == tokens
+
+
+@pytest.mark.parametrize(
+    ("vendor", "per_page"), [("anthropic", 3000), ("openai", 1500), ("gemini", 258)]
+)
+def test_pdf_is_counted_per_page(vendor: Vendor, per_page: int) -> None:
+    three_pages = with_parts(DocumentPart(pdf(3)))
+    assert estimate_input_tokens(three_pages, vendor=vendor) == 3 * per_page
+    by_url = with_parts(DocumentPart(url="https://example.com/report.pdf"))
+    assert estimate_input_tokens(by_url, vendor=vendor) == 10 * per_page
+
+
+def test_pdf_pages_fall_back_to_the_page_tree_count_then_one_and_are_capped() -> None:
+    assert pdf_pages(pdf(7)) == 7
+    assert pdf_pages(b"%PDF-1.7 << /Type /Catalog >> << /Count 12 >> compressed") == 12
+    assert pdf_pages(b"%PDF-1.7 nothing readable") == 1
+    assert pdf_pages(b"%PDF-1.4" + b" /Type /Page " * 5000) == 1000
+
+
+def test_a_text_document_counts_its_bytes_as_text() -> None:
+    req = with_parts(DocumentPart(b"x" * 400, media_type="text/plain"))
+    assert estimate_input_tokens(req, vendor="gemini") == 100
+
+
+def test_text_and_reasoning_parts_count_their_text_and_a_cache_point_nothing() -> None:
+    req = CompletionRequest(
+        [
+            ChatMessage.system(TextPart("s" * 8), CachePoint()),
+            ChatMessage.user("u" * 4),
+            ChatMessage.assistant(ReasoningPart("r" * 8, signature="sig" * 100), TextPart("a" * 4)),
+        ]
+    )
+    assert estimate_input_tokens(req) == 6
+
+
+def test_rate_limit_counts_attachments_by_the_terminals_vendor() -> None:
+    image = CompletionRequest([ChatMessage.user("hi", ImagePart(png(1000, 1000)))], max_tokens=1)
+
+    def stack(vendor: str) -> RateLimit:
+        info = ProviderInfo(name=vendor, otel_provider_name=vendor)
+        return RateLimit(MockProvider(["ok"], info=info), tokens_per_minute=1200)
+
+    async def main() -> None:
+        # Gemini: 4 tiles (1032) fit the 1200-token minute; Anthropic's 1334 cannot.
+        assert (await stack("gcp.gemini").complete(image)).content == "ok"
+        with pytest.raises(InvalidRequestError):
+            await stack("anthropic").complete(image)
+
+    run(main)

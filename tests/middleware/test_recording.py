@@ -1,3 +1,5 @@
+import base64
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -6,16 +8,23 @@ import msgspec
 import pytest
 
 from ashford_llm import (
+    CachePoint,
     ChatMessage,
     ClientBuilder,
     CompletionRequest,
+    DocumentPart,
+    ImagePart,
     JsonValidationError,
     MidStreamError,
     RateLimitError,
+    ReasoningConfig,
+    ReasoningPart,
     ServerError,
     StreamEnd,
     TextDelta,
+    TextPart,
 )
+from ashford_llm.cassette import RecordedRequest
 from ashford_llm.middleware import JsonValidation, RecordedCall, Recorder, Retry
 from ashford_llm.testing import Cassette, MockProvider, MockStream
 
@@ -51,7 +60,7 @@ async def test_complete_is_recorded_with_response_and_timing() -> None:
     [call] = layer.calls
     assert isinstance(call, RecordedCall)
     assert call.kind == "complete"
-    assert call.request == REQUEST
+    assert call.request == RecordedRequest.of(REQUEST)
     assert call.response == response
     assert call.error is None
     assert call.attempts == 1
@@ -156,7 +165,7 @@ async def test_saved_cassette_is_versioned_json_that_loads_back(tmp_path: Path) 
     path = tmp_path / "calls.json"
     layer.save(path)
     raw = json.loads(path.read_text())
-    assert raw["version"] == 1
+    assert raw["version"] == 2
     assert raw["provider"] == "mock"
     assert len(raw["calls"]) == 3
     assert Cassette.load(path).calls == tuple(layer.calls)
@@ -221,3 +230,112 @@ def test_recorder_repr_shows_no_options() -> None:
 def test_bad_clock_fails_at_build_time() -> None:
     with pytest.raises(TypeError):
         Recorder(MockProvider([]), clock=3.0)  # type: ignore[arg-type]
+
+
+# --- format 2: parts, reasoning, attachments as fingerprints ---
+
+IMAGE = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
+PDF = b"%PDF-1.4\n" + bytes(reversed(range(256))) * 8
+ATTACHMENTS = CompletionRequest(
+    [
+        ChatMessage.system("Classify.", CachePoint()),
+        ChatMessage.user(
+            "What is attached?",
+            ImagePart(IMAGE),
+            ImagePart(url="https://example.com/cat.png"),
+            ImagePart(url="data:image/png;base64," + base64.b64encode(PDF[:300]).decode()),
+            DocumentPart(PDF, name="invoice.pdf"),
+        ),
+        ChatMessage.assistant(ReasoningPart("Earlier.", signature="sig-1"), "Ok."),
+        ChatMessage.user("Now?"),
+    ],
+    reasoning=ReasoningConfig(effort="low", include_text=True),
+    vendor_options={"service_tier": "flex"},
+)
+
+
+def leaks(data: bytes, text: str) -> bool:
+    """True if `text` holds the bytes' base64 (standard or URL-safe, at any alignment)."""
+    for offset in range(3):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            if encode(data[offset:])[4:64].decode() in text:
+                return True
+    return False
+
+
+def test_the_leak_check_finds_base64_at_any_alignment() -> None:
+    for offset in range(3):
+        assert leaks(IMAGE, "x" + base64.b64encode(IMAGE[offset:]).decode())
+    assert not leaks(IMAGE, base64.b64encode(PDF).decode())
+
+
+async def test_cassette_keeps_attachments_as_fingerprints_never_bytes(tmp_path: Path) -> None:
+    layer = recorder(["done"])
+    await layer.complete(ATTACHMENTS)
+    path = tmp_path / "calls.json"
+    layer.save(path)
+    text = path.read_text()
+    assert not leaks(IMAGE, text)
+    assert not leaks(PDF, text)
+    assert not leaks(PDF[:300], text)
+    parts = json.loads(text)["calls"][0]["request"]["messages"][1]["content"]
+    assert parts[1] == {
+        "type": "media_ref",
+        "kind": "image",
+        "media_type": "image/png",
+        "size": len(IMAGE),
+        "sha256": hashlib.sha256(IMAGE).hexdigest(),
+        "name": None,
+    }
+    assert parts[2] == {"type": "image", "data": None, "url": "https://example.com/cat.png",
+                        "media_type": None}  # fmt: skip
+    assert parts[3]["sha256"] == hashlib.sha256(PDF[:300]).hexdigest()
+    assert parts[4]["kind"] == "document"
+    assert parts[4]["name"] == "invoice.pdf"
+    loaded = Cassette.load(path)
+    assert loaded.calls == tuple(layer.calls)
+    assert loaded.calls[0].request == RecordedRequest.of(ATTACHMENTS)
+    assert loaded.calls[0].request.messages[1].text == "What is attached?"
+
+
+async def test_recorder_keeps_no_attachment_bytes_in_memory() -> None:
+    layer = recorder(["done"])
+    await layer.complete(ATTACHMENTS)
+    content = layer.calls[0].request.messages[1].content
+    assert isinstance(content, tuple)
+    assert [type(part).__name__ for part in content] == [
+        "TextPart",
+        "MediaRef",
+        "ImagePart",
+        "MediaRef",
+        "MediaRef",
+    ]
+
+
+async def test_reasoning_answers_and_streams_survive_the_cassette(tmp_path: Path) -> None:
+    layer = recorder(
+        [
+            MockStream(reasoning=["Hm", "m."], chunks=["Spam", "."]),
+            MockStream(reasoning=["Think."], chunks=["Ham."]),
+        ]
+    )
+    events = [event async for event in layer.stream(REQUEST)]
+    response = await layer.complete(REQUEST)
+    assert [type(event).__name__ for event in events] == [
+        "ReasoningDelta",
+        "ReasoningDelta",
+        "TextDelta",
+        "TextDelta",
+        "StreamEnd",
+    ]
+    path = tmp_path / "calls.json"
+    layer.save(path)
+    loaded = Cassette.load(path)
+    assert loaded.calls == tuple(layer.calls)
+    assert loaded.calls[0].events == tuple(events)
+    assert loaded.calls[1].response == response
+    assert response.parts == (ReasoningPart("Think."), TextPart("Ham."))
+
+
+def test_recorded_request_has_every_field_of_a_completion_request() -> None:
+    assert RecordedRequest.__struct_fields__ == CompletionRequest.__struct_fields__

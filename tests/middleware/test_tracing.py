@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
@@ -27,12 +28,17 @@ from ashford_llm.middleware.retry import Retry
 from ashford_llm.protocol import LLMProvider, ProviderInfo
 from ashford_llm.testing import MockProvider, MockStream
 from ashford_llm.types import (
+    CachePoint,
     ChatMessage,
     CompletionRequest,
     CompletionResponse,
+    DocumentPart,
+    ImagePart,
+    ReasoningPart,
     StreamEnd,
     StreamEvent,
     TextDelta,
+    TextPart,
 )
 
 REQUEST = CompletionRequest(
@@ -583,6 +589,198 @@ async def test_streamed_output_content_is_the_joined_text(telemetry: Telemetry) 
     attributes = dict(telemetry.only_span().attributes or {})
     assert json.loads(str(attributes["gen_ai.output.messages"])) == [
         {"role": "assistant", "parts": [{"type": "text", "content": "ab"}]}
+    ]
+
+
+# Parts, attachments and reasoning -------------------------------------------------------------
+
+IMAGE = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
+PDF = b"%PDF-1.4\n" + bytes(reversed(range(256))) * 8
+PARTS_REQUEST = CompletionRequest(
+    [
+        ChatMessage.system(TextPart("Classify."), CachePoint()),
+        ChatMessage.user(
+            "What is this?",
+            ImagePart(IMAGE),
+            ImagePart(url="https://example.com/cat.png", media_type="image/png"),
+            ImagePart(url="data:image/png;base64," + base64.b64encode(IMAGE).decode()),
+            DocumentPart(PDF, name="invoice.pdf"),
+        ),
+        ChatMessage.assistant(ReasoningPart("Earlier thought.", signature="sig"), "Earlier."),
+        ChatMessage.user("And now?"),
+    ]
+)
+PARTS_INPUT_JSON = [
+    {"role": "system", "parts": [{"type": "text", "content": "Classify."}]},
+    {
+        "role": "user",
+        "parts": [
+            {"type": "text", "content": "What is this?"},
+            {
+                "type": "blob",
+                "modality": "image",
+                "mime_type": "image/png",
+                "content": f"<{len(IMAGE)} bytes>",
+            },
+            {
+                "type": "uri",
+                "modality": "image",
+                "mime_type": "image/png",
+                "uri": "https://example.com/cat.png",
+            },
+            {
+                "type": "blob",
+                "modality": "image",
+                "mime_type": None,
+                "content": f"<{len(IMAGE)} bytes>",
+            },
+            {
+                "type": "blob",
+                "modality": "document",
+                "mime_type": "application/pdf",
+                "content": f"<{len(PDF)} bytes>",
+            },
+        ],
+    },
+    {
+        "role": "assistant",
+        "parts": [
+            {"type": "reasoning", "content": "Earlier thought."},
+            {"type": "text", "content": "Earlier."},
+        ],
+    },
+    {"role": "user", "parts": [{"type": "text", "content": "And now?"}]},
+]
+REASONING_RESPONSE = msgspec.structs.replace(
+    RESPONSE,
+    content="",
+    parts=(ReasoningPart("Let me think."), TextPart("Hello!")),
+    cache_write_tokens=3,
+    reasoning_tokens=4,
+)
+
+
+def leaks(data: bytes, text: str) -> bool:
+    """True if `text` holds the bytes' base64 (standard or URL-safe, at any alignment)."""
+    for offset in range(3):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            if encode(data[offset:])[4:64].decode() in text:
+                return True
+    return False
+
+
+def exported(telemetry: Telemetry) -> str:
+    """Everything the exporters received, spans (with events) and log records, as JSON."""
+    spans = [span.to_json() for span in telemetry.spans.get_finished_spans()]
+    logs = [log.to_json() for log in telemetry.logs.get_finished_logs()]
+    return "\n".join(spans + logs)
+
+
+def test_the_leak_check_finds_base64_at_any_alignment() -> None:
+    for offset in range(3):
+        assert leaks(IMAGE, "x" + base64.b64encode(IMAGE[offset:]).decode())
+    assert leaks(PDF, base64.urlsafe_b64encode(PDF).decode())
+    assert not leaks(IMAGE, base64.b64encode(PDF).decode())
+
+
+async def test_parts_are_captured_with_placeholders_for_attachment_bytes(
+    telemetry: Telemetry,
+) -> None:
+    layer = telemetry.tracing(openai_mock([RESPONSE]), capture_content="span_and_event")
+    await layer.complete(PARTS_REQUEST)
+    attributes = dict(telemetry.only_span().attributes or {})
+    assert json.loads(str(attributes["gen_ai.input.messages"])) == PARTS_INPUT_JSON
+    (log,) = telemetry.logs.get_finished_logs()
+    event_input = (log.log_record.attributes or {})["gen_ai.input.messages"]
+    assert json.loads(json.dumps(event_input)) == PARTS_INPUT_JSON
+
+
+async def test_attachment_bytes_never_reach_an_exported_span_or_event(
+    telemetry: Telemetry,
+) -> None:
+    layer = telemetry.tracing(
+        MockProvider([RESPONSE, MockStream(chunks=["a"])], name="anthropic", model="claude-x"),
+        capture_content="span_and_event",
+    )
+    await layer.complete(PARTS_REQUEST)
+    async with aclosing(layer.stream(PARTS_REQUEST)) as events:
+        async for _ in events:
+            pass
+    text = exported(telemetry)
+    assert "Earlier thought." in text  # content was captured at all
+    assert not leaks(IMAGE, text)
+    assert not leaks(PDF, text)
+
+
+async def test_output_messages_carry_reasoning_then_text_and_cache_writes_are_recorded(
+    telemetry: Telemetry,
+) -> None:
+    await telemetry.tracing(openai_mock([REASONING_RESPONSE]), capture_content=True).complete(
+        REQUEST
+    )
+    attributes = dict(telemetry.only_span().attributes or {})
+    assert json.loads(str(attributes["gen_ai.output.messages"])) == [
+        {
+            "role": "assistant",
+            "parts": [
+                {"type": "reasoning", "content": "Let me think."},
+                {"type": "text", "content": "Hello!"},
+            ],
+            "finish_reason": "stop",
+        }
+    ]
+    assert attributes["gen_ai.usage.cache_creation.input_tokens"] == 3
+    assert attributes["gen_ai.usage.reasoning.output_tokens"] == 4
+
+
+async def test_cache_write_attribute_is_absent_when_not_reported(telemetry: Telemetry) -> None:
+    await telemetry.tracing(openai_mock([RESPONSE])).complete(REQUEST)
+    assert "gen_ai.usage.cache_creation.input_tokens" not in (
+        telemetry.only_span().attributes or {}
+    )
+
+
+async def test_streamed_reasoning_is_captured_as_reasoning_parts(telemetry: Telemetry) -> None:
+    layer = telemetry.tracing(
+        openai_mock([MockStream(reasoning=["th", "ink"], chunks=["a", "b"], error=Boom())]),
+        capture_content=True,
+    )
+    seen: list[StreamEvent] = []
+    with pytest.raises(Boom):
+        async with aclosing(layer.stream(REQUEST)) as events:
+            async for event in events:
+                seen.append(event)
+    assert len(seen) == 4
+    attributes = dict(telemetry.only_span().attributes or {})
+    assert json.loads(str(attributes["gen_ai.output.messages"])) == [
+        {
+            "role": "assistant",
+            "parts": [
+                {"type": "reasoning", "content": "think"},
+                {"type": "text", "content": "ab"},
+            ],
+        }
+    ]
+
+
+async def test_a_reasoning_chunk_is_the_first_chunk(telemetry: Telemetry) -> None:
+    layer = telemetry.tracing(
+        openai_mock([MockStream(reasoning=["r"], chunks=["a", "b"])]),
+        clock=ticks(0, 0.2, 0.5, 0.6, 1.0),
+        capture_content=True,
+    )
+    async with aclosing(layer.stream(REQUEST)) as events:
+        async for _ in events:
+            pass
+    [(_, first, _)] = telemetry.points("gen_ai.client.operation.time_to_first_chunk")
+    assert first.sum == pytest.approx(0.2)
+    [(_, per_chunk, _)] = telemetry.points("gen_ai.client.operation.time_per_output_chunk")
+    assert per_chunk.count == 2
+    assert per_chunk.sum == pytest.approx(0.4)
+    output = json.loads(str(telemetry.only_span().attributes["gen_ai.output.messages"]))  # type: ignore[index]
+    assert output[0]["parts"] == [
+        {"type": "reasoning", "content": "r"},
+        {"type": "text", "content": "ab"},
     ]
 
 

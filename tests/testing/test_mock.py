@@ -4,9 +4,13 @@ from ashford_llm import (
     ChatMessage,
     CompletionRequest,
     CompletionResponse,
+    ImagePart,
     RateLimitError,
+    ReasoningDelta,
+    ReasoningPart,
     StreamEnd,
     TextDelta,
+    TextPart,
 )
 from ashford_llm.testing import MockProvider, MockStream, ScriptExhaustedError
 
@@ -91,3 +95,52 @@ def test_a_bare_string_is_not_a_script() -> None:
 async def test_mock_llm_fixture_builds_a_mock(mock_llm: type[MockProvider]) -> None:
     mock = mock_llm(["via fixture"])
     assert (await mock.complete(REQUEST)).content == "via fixture"
+
+
+async def test_mock_stream_sends_reasoning_before_text_and_ends_with_both() -> None:
+    mock = MockProvider([MockStream(reasoning=["Let ", "me see."], chunks=["Sp", "am"])] * 2)
+    events = [event async for event in mock.stream(REQUEST)]
+    assert events[:4] == [
+        ReasoningDelta("Let "),
+        ReasoningDelta("me see."),
+        TextDelta("Sp"),
+        TextDelta("am"),
+    ]
+    end = events[4]
+    assert isinstance(end, StreamEnd)
+    assert end.response.parts == (ReasoningPart("Let me see."), TextPart("Spam"))
+    assert end.response.content == "Spam"
+    assert end.response.reasoning_text == "Let me see."
+    assert (end.response.reasoning_tokens, end.response.output_tokens) == (3, 4)
+    assert await mock.complete(REQUEST) == end.response
+
+
+async def test_a_scripted_response_streams_its_reasoning_first() -> None:
+    canned = CompletionResponse(
+        parts=(ReasoningPart("Two words."), TextPart("Not spam.")),
+        model="m",
+        input_tokens=1,
+        output_tokens=4,
+        latency_ms=0,
+        finish_reason="stop",
+        provider="mock",
+    )
+    events = [event async for event in MockProvider([canned]).stream(REQUEST)]
+    assert events == [
+        ReasoningDelta("Two "),
+        ReasoningDelta("words."),
+        TextDelta("Not "),
+        TextDelta("spam."),
+        StreamEnd(canned),
+    ]
+
+
+async def test_messages_with_parts_are_counted_by_their_text() -> None:
+    request = CompletionRequest(
+        [
+            ChatMessage.user("Classify this mail", ImagePart(b"\x89PNG\r\n\x1a\n....")),
+            ChatMessage.assistant(ReasoningPart("hidden thoughts"), "Spam"),
+        ]
+    )
+    response = await MockProvider(["a b"]).complete(request)
+    assert response.input_tokens == 4

@@ -11,18 +11,23 @@ from ashford_llm import (
     ClientBuilder,
     CompletionRequest,
     CompletionResponse,
+    DocumentPart,
+    ImagePart,
     JsonValidationError,
     LLMError,
     MidStreamError,
     ModelConfig,
     QuotaExhaustedError,
     RateLimitError,
+    ReasoningDelta,
+    ReasoningPart,
     ServerError,
     StreamEnd,
     StreamEvent,
     TextDelta,
+    TextPart,
 )
-from ashford_llm.cassette import RecordedError
+from ashford_llm.cassette import RecordedError, RecordedRequest
 from ashford_llm.middleware import JsonValidation, RecordedCall, Recorder
 from ashford_llm.protocol import LLMProvider
 from ashford_llm.providers.anthropic import AnthropicProvider
@@ -53,7 +58,7 @@ def canned(text: str) -> CompletionResponse:
 
 def call(request: CompletionRequest, text: str) -> RecordedCall:
     return RecordedCall(
-        request=request,
+        request=RecordedRequest.of(request),
         kind="complete",
         response=canned(text),
         started_at=0.0,
@@ -286,8 +291,8 @@ def test_cassette_with_unknown_fields_is_rejected(tmp_path: Path) -> None:
 
 def test_cassette_of_another_version_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "future.json"
-    path.write_text(json.dumps({"version": 2, "provider": "x", "calls": []}))
-    with pytest.raises(ValueError, match="cassette version 2"):
+    path.write_text(json.dumps({"version": 3, "provider": "x", "calls": []}))
+    with pytest.raises(ValueError, match="cassette version 3"):
         Cassette.load(path)
 
 
@@ -360,3 +365,98 @@ async def test_real_vendor_exchange_records_and_replays_identically(
     replay = Replay(cassette, match="request")
     assert replay.name == recording["provider"]
     assert await outcome(replay, request, streamed) == original
+
+
+# --- format 2: attachments matched by fingerprint, reasoning served; format 1 still loads ---
+
+V1_CASSETTE = Path(__file__).parent / "cassettes" / "v1.json"
+IMAGE = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+
+
+def with_image(data: bytes) -> CompletionRequest:
+    return CompletionRequest(
+        [ChatMessage.user("Classify this", ImagePart(data), DocumentPart(b"%PDF-1.4 x"))]
+    )
+
+
+async def test_request_match_finds_attachments_by_their_sha256(tmp_path: Path) -> None:
+    recorder = Recorder(MockProvider(["cat", "dog"], name="openai"))
+    await recorder.complete(with_image(IMAGE))
+    await recorder.complete(with_image(IMAGE + b"other"))
+    path = tmp_path / "images.json"
+    recorder.save(path)
+    replay = Replay(path, match="request")
+    # Fresh requests carrying real bytes, out of the recorded order.
+    assert (await replay.complete(with_image(bytes(IMAGE + b"other")))).content == "dog"
+    assert (await replay.complete(with_image(bytes(IMAGE)))).content == "cat"
+
+
+async def test_request_match_rejects_different_attachment_bytes(tmp_path: Path) -> None:
+    recorder = Recorder(MockProvider(["cat"], name="openai"))
+    await recorder.complete(with_image(IMAGE))
+    path = tmp_path / "images.json"
+    recorder.save(path)
+    replay = Replay(path, match="request")
+    with pytest.raises(ReplayMismatchError, match="differs in messages"):
+        await replay.complete(with_image(IMAGE[:-1] + b"\x00"))
+
+
+async def test_recorded_reasoning_deltas_are_served_in_order(tmp_path: Path) -> None:
+    recorder = Recorder(MockProvider([MockStream(reasoning=["a", "b"], chunks=["c"])]))
+    recorded = await collect(recorder.stream(FIRST))
+    path = tmp_path / "reasoning.json"
+    recorder.save(path)
+    served = await collect(Replay(path).stream(FIRST))
+    assert served == recorded
+    assert served[:3] == [ReasoningDelta("a"), ReasoningDelta("b"), TextDelta("c")]
+
+
+async def test_recorded_complete_with_reasoning_streams_it_before_the_text() -> None:
+    response = msgspec.structs.replace(
+        canned(""), parts=(ReasoningPart("why"), TextPart("because"))
+    )
+    recorded = RecordedCall(
+        request=RecordedRequest.of(FIRST),
+        kind="complete",
+        response=response,
+        started_at=0.0,
+        duration_ms=1.0,
+    )
+    served = await collect(Replay([recorded]).stream(FIRST))
+    assert served == [ReasoningDelta("why"), TextDelta("because"), StreamEnd(response)]
+
+
+def test_a_version_1_cassette_loads_as_version_2() -> None:
+    """The fixture was written by the library before format 2 (text only)."""
+    assert json.loads(V1_CASSETTE.read_text())["version"] == 1
+    cassette = Cassette.load(V1_CASSETTE)
+    assert cassette.version == 2
+    assert [call.kind for call in cassette.calls] == ["complete", "stream", "complete"]
+    first = cassette.calls[0]
+    assert first.request.messages[1].text == "WIN A PRIZE"
+    assert first.response is not None
+    assert first.response.parts == (TextPart("Spam."),)
+    assert first.response.reasoning_text is None
+
+
+async def test_a_version_1_cassette_replays_by_request(tmp_path: Path) -> None:
+    replay = Replay(V1_CASSETTE, match="request")
+    spam = CompletionRequest(
+        [ChatMessage.system("Classify the e-mail."), ChatMessage.user("WIN A PRIZE")],
+        temperature=0.0,
+        max_tokens=5,
+        stop=["\n"],
+    )
+    assert (await replay.complete(spam)).content == "Spam."
+    events = await collect(
+        replay.stream(CompletionRequest([ChatMessage.user("Meeting at 3?")], json_mode=True))
+    )
+    assert events[:2] == [TextDelta("Not "), TextDelta("spam.")]
+    with pytest.raises(RateLimitError, match="slow down") as caught:
+        await replay.complete(CompletionRequest([ChatMessage.user("again")]))
+    assert caught.value.retry_after == 2.0
+    # Saved again, it is written as version 2.
+    path = tmp_path / "upgraded.json"
+    Cassette.load(V1_CASSETTE).save(path)
+    assert json.loads(path.read_text())["version"] == 2
+    assert Cassette.load(path) == Cassette.load(V1_CASSETTE)
