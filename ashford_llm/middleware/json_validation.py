@@ -225,6 +225,7 @@ def _with_total_usage(responses: list[CompletionResponse]) -> CompletionResponse
         output_tokens=sum(r.output_tokens for r in responses),
         latency_ms=sum(r.latency_ms for r in responses),
         cached_input_tokens=_total(r.cached_input_tokens for r in responses),
+        cache_write_tokens=_total(r.cache_write_tokens for r in responses),
         reasoning_tokens=_total(r.reasoning_tokens for r in responses),
     )
 
