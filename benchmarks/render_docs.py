@@ -342,7 +342,8 @@ def redis_steady(load: Results) -> str:
         "",
         f"{run['processes']} processes x {run['concurrency']} callers, {run['seconds']:g} s "
         f"each, {meta['parameters']['redis_server'].split(' sha=')[0]} on loopback, "
-        f"{meta['cpus']} cores shared with other work; typed errors: {errors}, unexpected "
+        f"{meta['cpus']} cores (1-minute load average {meta['load_average'][0]:.1f} after the "
+        f"last run); typed errors: {errors}, unexpected "
         f"exceptions: {unexpected} ({meta['date']}, one run each).",
     ]
     return "\n".join(lines)
