@@ -10,6 +10,7 @@ import datetime
 import json
 import os
 import platform
+import shlex
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -61,7 +62,7 @@ def machine() -> dict[str, Any]:
 
 def command(script: str, argv: list[str] | None = None) -> str:
     """Returns the command line that produced a file, relative to the repository."""
-    return " ".join(["python", f"benchmarks/{script}", *(sys.argv[1:] if argv is None else argv)])
+    return shlex.join(["python", f"benchmarks/{script}", *(sys.argv[1:] if argv is None else argv)])
 
 
 def write(path: Path, *, script: str, parameters: dict[str, Any], data: dict[str, Any]) -> None:
