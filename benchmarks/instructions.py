@@ -6,6 +6,8 @@ streams) under `valgrind --tool=callgrind` and reports (count(N2) - count(N1)) /
 so start-up and import cost cancel out, and the ratio to the same vendor's floor.
 
     python benchmarks/instructions.py [--stream] [--calls 2000] [CLIENT ...]
+
+Writes `benchmarks/results/instructions.json` (`instructions_stream.json` with `--stream`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import resultfile  # noqa: E402
+
 DEFAULT = [
     "httpx+msgspec (floor)",
     "ashford bare",
@@ -69,6 +75,7 @@ def main() -> None:
     parser.add_argument("clients", nargs="*", default=DEFAULT)
     parser.add_argument("--calls", type=int, default=400)
     parser.add_argument("--stream", action="store_true", help="count per 1,000-chunk stream")
+    parser.add_argument("--out", type=Path, help="results file (default: benchmarks/results/)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -81,14 +88,25 @@ def main() -> None:
         high_count = _count(client, calls, args.stream)
         per_call[client] = (high_count - _count(client, low, args.stream)) / (calls - low)
     unit = "per 1,000-chunk stream" if args.stream else "per call"
+    rows = []
     print(f"| client | instructions {unit} | / floor |\n|---|---|---|")
     for client, count in per_call.items():
-        floor_name = (
-            "httpx+msgspec anthropic (floor)" if "anthropic" in client else "httpx+msgspec (floor)"
-        )
-        floor = per_call.get(floor_name)
-        ratio = f"{count / floor:.3f}x" if floor else "-"
-        print(f"| {client} | {count:,.0f} | {ratio} |")
+        floor = per_call.get(_floor_name(client))
+        ratio = count / floor if floor else None
+        rows.append({"client": client, "instructions": count, "ratio_to_floor": ratio})
+        print(f"| {client} | {count:,.0f} | {'-' if ratio is None else f'{ratio:.3f}x'} |")
+    name = "instructions_stream.json" if args.stream else "instructions.json"
+    resultfile.write(
+        args.out or resultfile.RESULTS / name,
+        script="instructions.py",
+        parameters={"calls": calls, "low_calls": low, "stream": args.stream},
+        data={"unit": unit, "rows": rows},
+    )
+
+
+def _floor_name(client: str) -> str:
+    """Returns the floor of the client's vendor."""
+    return "httpx+msgspec anthropic (floor)" if "anthropic" in client else "httpx+msgspec (floor)"
 
 
 if __name__ == "__main__":

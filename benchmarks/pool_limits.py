@@ -2,7 +2,8 @@
 
 Each round runs every variant (and the openai SDK, when installed) in turn against one
 loopback server, so drift on a shared machine hits all of them alike; it prints each
-variant's median calls/s and its median ratio to the SDK of the same round.
+variant's median calls/s and its median ratio to the SDK of the same round, and writes
+`benchmarks/results/pool_limits.json`.
 
     python benchmarks/pool_limits.py [--rounds 5] [--calls 1000]
 """
@@ -19,6 +20,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import resultfile  # noqa: E402
 from clients import CLIENTS, Ashford, _openai_provider  # noqa: E402
 from run import Server, _concurrent, _pin  # noqa: E402
 
@@ -66,6 +68,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--only", help="comma-separated variants (default: all)")
+    parser.add_argument("--out", type=Path, default=resultfile.RESULTS / "pool_limits.json")
     args = parser.parse_args()
     _pin(0)
     server = Server(1)
@@ -85,13 +88,28 @@ def main() -> None:
     finally:
         server.close()
     print("| client | calls/s at c=64, median (min-max) | / openai SDK |\n|---|---|---|")
+    rows = []
     for name in names:
         values = samples[name]
-        ratio = f"{statistics.median(ratios[name]):.2f}x" if ratios[name] else "-"
+        ratio = statistics.median(ratios[name]) if ratios[name] else None
+        rows.append(
+            {
+                "client": name,
+                "limits": VARIANTS.get(name),
+                "calls_per_s": values,
+                "ratio_to_sdk": ratio,
+            }
+        )
         print(
             f"| {name} | {statistics.median(values):.0f} ({min(values):.0f}-{max(values):.0f}) "
-            f"| {ratio} |"
+            f"| {'-' if ratio is None else f'{ratio:.2f}x'} |"
         )
+    resultfile.write(
+        args.out,
+        script="pool_limits.py",
+        parameters={"rounds": args.rounds, "calls": args.calls, "concurrency": 64},
+        data={"rows": rows},
+    )
 
 
 if __name__ == "__main__":

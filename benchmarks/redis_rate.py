@@ -11,7 +11,9 @@ request asks for 90), so settlement both refunds and charges extra.
     python benchmarks/redis_rate.py --seconds 20 --restart-at 8 --policy closed
 
 Without `--url` it starts its own redis-server on a free loopback port (needed for
-`--restart-at`). The tests call `run()` with small numbers.
+`--restart-at`). The tests call `run()` with small numbers. With `--name` the run's figures
+are stored under that name in `benchmarks/results/redis_rate.json` (other runs kept), which
+docs/reliability.md renders.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import logging
 import subprocess
 import sys
@@ -26,6 +29,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -33,6 +37,9 @@ from ashford_llm import ChatMessage, CompletionRequest, CompletionResponse, LLME
 from ashford_llm.middleware import RateLimit, RedisRateLimiter
 from ashford_llm.middleware.rate_limit import estimate_input_tokens
 from ashford_llm.testing import MockProvider
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import resultfile
 
 REQUEST = CompletionRequest([ChatMessage.user("x" * 40)], max_tokens=90)
 """Estimated at 10 input + 90 output tokens."""
@@ -268,9 +275,59 @@ def _summary(report: RunReport, warmup: float) -> str:
     return "\n".join(lines)
 
 
+def figures(
+    report: RunReport, warmup: float, restart_at: float | None, down: float
+) -> dict[str, Any]:
+    """Returns a run's figures as stored in the results file."""
+    config = report.config
+    per_minute, tokens_per_minute = report.rates(warmup)
+    since, until = report.window(warmup)
+    errors: Counter[str] = Counter()
+    for worker in report.workers:
+        errors.update(worker.errors)
+    return {
+        "processes": len(report.workers),
+        "concurrency": config.concurrency,
+        "seconds": config.seconds,
+        "policy": config.policy,
+        "requests_per_minute_budget": config.requests_per_minute,
+        "tokens_per_minute_budget": config.tokens_per_minute,
+        "output_tokens": list(config.output_tokens),
+        "restart_at": restart_at,
+        "down": down if restart_at is not None else None,
+        "calls_per_process": [len(worker.done) for worker in report.workers],
+        "window_calls_per_process": [
+            sum(since <= at < until for at in worker.done) for worker in report.workers
+        ],
+        "window_seconds": until - since,
+        "requests_per_minute": per_minute,
+        "tokens_per_minute": tokens_per_minute,
+        "errors": dict(errors),
+        "unexpected": sum(len(worker.unexpected) for worker in report.workers),
+        "warnings": sum(worker.warnings for worker in report.workers),
+        "recoveries": sum(worker.recoveries for worker in report.workers),
+    }
+
+
+def _store(path: Path, name: str, run_figures: dict[str, Any]) -> None:
+    """Stores one named run in the results file, keeping the other runs there."""
+    runs: dict[str, Any] = {}
+    if path.exists():
+        runs = json.loads(path.read_text()).get("runs", {})
+    version = subprocess.run(
+        ["redis-server", "--version"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    runs[name] = {**run_figures, "command": resultfile.command("redis_rate.py")}
+    resultfile.write(
+        path, script="redis_rate.py", parameters={"redis_server": version}, data={"runs": runs}
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--name", help="store the run's figures under this name")
+    parser.add_argument("--out", type=Path, default=resultfile.RESULTS / "redis_rate.json")
     parser.add_argument("--url", help="Redis URL; without it a redis-server is started")
     parser.add_argument("--key", default="redis-rate-benchmark")
     parser.add_argument("--processes", type=int, default=4)
@@ -307,6 +364,8 @@ def main() -> None:
             config, processes=args.processes, restart=restart, restart_at=args.restart_at or 0
         )
         print(_summary(report, args.warmup))
+        if args.name:
+            _store(args.out, args.name, figures(report, args.warmup, args.restart_at, args.down))
 
     if args.url:
         if args.restart_at is not None:

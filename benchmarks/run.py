@@ -16,14 +16,12 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -32,26 +30,13 @@ sys.path.insert(0, str(HERE))
 
 from clients import CLIENTS, BenchClient, peers_available  # noqa: E402
 from report import write_outputs  # noqa: E402
+from resultfile import machine  # noqa: E402
 
 FLOOR = "httpx+msgspec (floor)"
 FLOOR_ANTHROPIC = "httpx+msgspec anthropic (floor)"
 CONCURRENCY = 64
 # LiteLLM takes about 10x the others' time per call; it gets this share of the calls.
 SLOW_SHARE = {"litellm": 0.25}
-PACKAGES = (
-    "ashford-llm",
-    "httpx",
-    "httpx-sse",
-    "msgspec",
-    "opentelemetry-api",
-    "opentelemetry-sdk",
-    "openai",
-    "anthropic",
-    "litellm",
-    "httpx2",
-    "httpx-aiohttp",
-    "aiohttp",
-)
 
 
 @dataclass
@@ -273,32 +258,6 @@ def measure_soak(settings: Settings, figures: Figures) -> None:
 
 
 # --- the run ---------------------------------------------------------------------------------
-
-
-def machine() -> dict[str, Any]:
-    """Describes the machine and the versions measured."""
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    versions = {}
-    for package in PACKAGES:
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            continue
-    return {
-        "cpus": os.cpu_count(),
-        "cpu_model": model,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "load_average": os.getloadavg(),
-        "versions": versions,
-    }
 
 
 def _pin(cpu: int | None) -> None:

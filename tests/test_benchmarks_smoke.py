@@ -36,3 +36,32 @@ def test_quick_benchmark_writes_table_and_json(tmp_path: Path) -> None:
     table = (tmp_path / "table.md").read_text()
     assert table in result.stdout
     assert all(f"| {client} |" in table for client in CLIENTS)
+
+
+@pytest.mark.timeout(120)
+def test_import_time_writes_a_results_file_the_docs_render(tmp_path: Path) -> None:
+    script = RUN.parent / "import_time.py"
+    out = tmp_path / "import_time.json"
+    result = subprocess.run(
+        [sys.executable, str(script), "--runs", "2", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    document = json.loads(out.read_text())
+    assert document["meta"]["parameters"]["runs"] == 2
+    assert document["meta"]["command"].endswith("import_time.py --runs 2 --out " + str(out))
+    assert {name: len(v) for name, v in document["samples_ms"].items()} == {
+        "bare interpreter": 2,
+        "httpx": 2,
+        "ashford_llm": 2,
+    }
+    sys.path.insert(0, str(RUN.parent))
+    import render_docs
+
+    table = render_docs.import_time(render_docs.loader(tmp_path))
+    assert f"wall time {document['ratio']:.2f}x, CPU time {document['cpu_ratio']:.2f}x" in table
+    assert "each the median of 2 round-by-round ratios" in table
+    assert all(v > 0 for values in document["cpu_ms"].values() for v in values)
