@@ -436,9 +436,10 @@ class CompletionResponse(msgspec.Struct, frozen=True, kw_only=True):
         if not self.content:
             msgspec.structs.force_setattr(self, "content", join_text(parts))
         if self.reasoning_text is None and (len(parts) > 1 or type(parts[0]) is ReasoningPart):
-            thinking = [part.text for part in parts if type(part) is ReasoningPart]
+            # Only real thinking text: a signature-only or redacted part carries none.
+            thinking = "".join(part.text for part in parts if type(part) is ReasoningPart)
             if thinking:
-                msgspec.structs.force_setattr(self, "reasoning_text", "".join(thinking))
+                msgspec.structs.force_setattr(self, "reasoning_text", thinking)
 
 
 class TextDelta(msgspec.Struct, frozen=True, tag=True):
