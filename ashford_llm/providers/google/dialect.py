@@ -330,13 +330,13 @@ def _media(part: ImagePart | DocumentPart, inline: list[int]) -> dict[str, Any]:
     if media_type == "application/pdf" and size > PDF_INLINE_LIMIT:
         raise InvalidRequestError(
             f"Gemini takes PDFs of at most {PDF_INLINE_LIMIT // MIB} MB inline, this one has "
-            f"{size / MIB:.1f} MB: pass it by URL instead"
+            f"{size:,} bytes: pass it by URL instead"
         )
     inline[0] += _base64_size(size)
     if inline[0] > INLINE_LIMIT:
         raise InvalidRequestError(
             f"Gemini takes at most {INLINE_LIMIT // MIB} MB of inline data per request "
-            f"(base64-encoded), this request has {inline[0] / MIB:.1f} MB: pass large "
+            f"(base64-encoded), this request has {inline[0]:,} bytes of it: pass large "
             "files by URL instead"
         )
     # msgspec encodes bytes as standard base64, which is what inlineData.data holds.
