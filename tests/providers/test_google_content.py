@@ -19,7 +19,7 @@ from ashford_llm import (
 )
 from ashford_llm.errors import EmptyResponseError, InvalidRequestError
 from ashford_llm.providers import GoogleProvider
-from ashford_llm.providers.google import dialect
+from ashford_llm.providers.google import content, dialect
 from ashford_llm.testing import AnswerRequest, FakeProviderServer
 from ashford_llm.types import (
     CachePoint,
@@ -160,7 +160,7 @@ async def test_media_gemini_refuses_is_an_invalid_request_before_sending(
 @respx.mock
 async def test_a_pdf_over_50_mb_inline_is_refused_naming_the_limit() -> None:
     route = respx.post(URL)
-    big = DocumentPart(data=b"%PDF-" + bytes(dialect.PDF_INLINE_LIMIT))
+    big = DocumentPart(data=b"%PDF-" + bytes(content.PDF_INLINE_LIMIT))
     with pytest.raises(InvalidRequestError, match="PDFs of at most 50 MB inline"):
         await provider().complete(user("Summarise", big))
     assert not route.called
@@ -170,14 +170,14 @@ async def test_a_pdf_over_50_mb_inline_is_refused_naming_the_limit() -> None:
 async def test_more_than_100_mb_of_inline_data_is_refused_naming_the_limit() -> None:
     route = respx.post(URL)
     # 3 x 30 MiB of images is 120 MiB of base64, each image well under any per-file limit.
-    images = [ImagePart(data=PNG + bytes(30 * dialect.MIB)) for _ in range(3)]
+    images = [ImagePart(data=PNG + bytes(30 * content.MIB)) for _ in range(3)]
     with pytest.raises(InvalidRequestError, match="at most 100 MB of inline data per request"):
         await provider().complete(user("Compare", *images))
     assert not route.called
 
 
 def test_the_inline_limit_counts_base64_across_messages(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dialect, "INLINE_LIMIT", 100)
+    monkeypatch.setattr(content, "INLINE_LIMIT", 100)
     small = ImagePart(data=PNG + bytes(32))  # 72 bytes, 96 in base64
     encode(user(small))
     two_turns = CompletionRequest(
