@@ -4,6 +4,13 @@ Only the fields ashford_llm uses are decoded, all optional, so new vendor fields
 break parsing. Usage is normalised: input is `promptTokenCount` (cached content included),
 output is candidates plus thoughts. An error object found in an answer is raised through
 `errors`; a blocked prompt is a ContentFilterError naming the block reason.
+
+Parts keep their order. A `thought: true` part is a ReasoningPart (its text is a thought
+summary, left out of `content`); a `thoughtSignature` is kept so the turn can be sent back:
+on a thought part as that part's signature, on any other part (Gemini 3 signs text parts) as
+a text-less ReasoningPart placed just before the part it belongs to, which the dialect turns
+back into a signature on the next part. A stream joins consecutive pieces of one kind into one
+part; a signature arriving on an empty closing chunk stays a text-less ReasoningPart at the end.
 """
 
 from __future__ import annotations
@@ -12,11 +19,19 @@ from collections.abc import Sequence
 
 import msgspec
 
-from ashford_llm.errors import ContentFilterError
+from ashford_llm.errors import ContentFilterError, EmptyResponseError
 from ashford_llm.providers._http import decode_json, require_text
 from ashford_llm.providers.dialect import NO_DELTAS, Delta
 from ashford_llm.providers.google.errors import Status, error_from_status
-from ashford_llm.types import CompletionResponse, FinishReason, TextDelta
+from ashford_llm.types import (
+    CompletionResponse,
+    FinishReason,
+    Part,
+    ReasoningDelta,
+    ReasoningPart,
+    TextDelta,
+    TextPart,
+)
 
 __all__ = ["GoogleStreamDecoder", "parse_response"]
 
@@ -37,6 +52,7 @@ _FINISH_REASONS: dict[str, FinishReason] = {
 class _Part(msgspec.Struct, rename="camel"):
     text: str | None = None
     thought: bool | None = None
+    thought_signature: str | None = None
 
 
 class _Content(msgspec.Struct, rename="camel"):
@@ -72,16 +88,76 @@ class _Response(msgspec.Struct, rename="camel"):
 _RESPONSE_DECODER = msgspec.json.Decoder(_Response)
 
 
+class _Run(msgspec.Struct):
+    """One answer part being assembled: thought or text pieces, and a signature."""
+
+    thought: bool
+    pieces: list[str]
+    signature: str | None = None
+
+
+class _Parts:
+    """Assembles an answer's parts in order; `merge` joins a stream's consecutive pieces."""
+
+    __slots__ = ("merge", "provider", "runs")
+
+    def __init__(self, provider: str, *, merge: bool) -> None:
+        self.provider = provider
+        self.merge = merge
+        self.runs: list[_Run] = []
+
+    def add(self, part: _Part, deltas: list[Delta] | None) -> None:
+        """Adds one vendor part; appends its delta (if it has text) to `deltas`."""
+        text = part.text or ""
+        signature = part.thought_signature
+        runs = self.runs
+        last = runs[-1] if runs else None
+        if part.thought:
+            # A thought run stays open until a signed part closes it.
+            if self.merge and last is not None and last.thought and last.signature is None:
+                last.pieces.append(text)
+                last.signature = signature
+            else:
+                runs.append(_Run(True, [text], signature))
+            if text and deltas is not None:
+                deltas.append(ReasoningDelta(text))
+            return
+        if signature is not None:
+            runs.append(_Run(True, [], signature))
+            last = None
+        if not text:
+            return
+        if self.merge and last is not None and not last.thought:
+            last.pieces.append(text)
+        else:
+            runs.append(_Run(False, [text]))
+        if deltas is not None:
+            deltas.append(TextDelta(text))
+
+    def build(self) -> tuple[str, tuple[Part, ...], str | None]:
+        """Returns the text, the parts (empty for plain text) and the reasoning text."""
+        runs = self.runs
+        if not runs:
+            return "", (), None
+        if len(runs) == 1 and not runs[0].thought:
+            return "".join(runs[0].pieces), (), None
+        parts: list[Part] = []
+        texts: list[str] = []
+        thoughts: list[str] = []
+        for run in runs:
+            joined = "".join(run.pieces)
+            if run.thought:
+                thoughts.append(joined)
+                parts.append(ReasoningPart(joined, signature=run.signature, provider=self.provider))
+            else:
+                texts.append(joined)
+                parts.append(TextPart(joined))
+        return "".join(texts), tuple(parts), "".join(thoughts) or None
+
+
 def _finish_reason(reason: str | None) -> FinishReason:
     """Normalises Gemini's finishReason; unknown and missing values are "other"."""
     return _FINISH_REASONS.get(reason or "", "other")
-
-
-def _text(candidate: _Candidate) -> str:
-    """Joins a candidate's text parts, skipping thought summaries."""
-    if candidate.content is None or not candidate.content.parts:
-        return ""
-    return "".join(p.text for p in candidate.content.parts if p.text and not p.thought)
 
 
 def _blocked(feedback: _PromptFeedback | None, provider: str) -> ContentFilterError | None:
@@ -96,8 +172,29 @@ def _blocked(feedback: _PromptFeedback | None, provider: str) -> ContentFilterEr
     )
 
 
-def _build(
+def _require_text(
     content: str,
+    finish: FinishReason,
+    usage: _Usage,
+    reasoning: str | None,
+    *,
+    provider: str,
+    request_id: str | None,
+) -> None:
+    """Raises for an answer without text, saying so when reasoning used the whole budget."""
+    if not content and finish == "length" and (usage.thoughts_token_count or reasoning):
+        raise EmptyResponseError(
+            "the model spent its whole output budget on reasoning and returned no text "
+            f"({usage.thoughts_token_count or 0} thinking tokens, finish reason MAX_TOKENS): "
+            "raise max_tokens or lower the reasoning effort or budget",
+            provider=provider,
+            request_id=request_id,
+        )
+    require_text(content, finish, provider=provider, request_id=request_id)
+
+
+def _build(
+    built: tuple[str, tuple[Part, ...], str | None],
     finish: FinishReason,
     usage: _Usage,
     *,
@@ -108,8 +205,10 @@ def _build(
     request_id: str | None,
 ) -> CompletionResponse:
     """Normalises usage: input includes cached content; output includes thoughts."""
+    content, parts, reasoning = built
+    _require_text(content, finish, usage, reasoning, provider=provider, request_id=request_id)
     thoughts = usage.thoughts_token_count
-    return CompletionResponse(
+    response = CompletionResponse(
         content=content,
         model=model,
         input_tokens=usage.prompt_token_count or 0,
@@ -121,13 +220,19 @@ def _build(
         request_id=request_id,
         cached_input_tokens=usage.cached_content_token_count,
         reasoning_tokens=thoughts,
+        parts=parts,
+        reasoning_text=reasoning,
     )
+    if reasoning is None and response.reasoning_text is not None:
+        # Signature-only ReasoningParts carry no thinking text: the derived "" is not some.
+        msgspec.structs.force_setattr(response, "reasoning_text", None)
+    return response
 
 
 def parse_response(
     body: bytes, *, provider: str, model: str, latency_ms: float, request_id: str | None
 ) -> CompletionResponse:
-    """Parses a GenerateContentResponse: the first candidate's text, usage, ids."""
+    """Parses a GenerateContentResponse: the first candidate's parts, usage, ids."""
     parsed = decode_json(_RESPONSE_DECODER, body, provider=provider, what="a Gemini response")
     if parsed.error is not None:
         raise error_from_status(parsed.error, None)
@@ -137,12 +242,17 @@ def parse_response(
             blocked.request_id = request_id
             raise blocked
     candidate = parsed.candidates[0] if parsed.candidates else _Candidate()
-    content = _text(candidate)
-    finish = _finish_reason(candidate.finish_reason)
-    require_text(content, finish, provider=provider, request_id=request_id)
+    parts = candidate.content.parts if candidate.content is not None else None
+    if parts and len(parts) == 1 and not parts[0].thought and not parts[0].thought_signature:
+        built: tuple[str, tuple[Part, ...], str | None] = (parts[0].text or "", (), None)
+    else:  # thoughts, signatures or several parts: keep each part
+        assembled = _Parts(provider, merge=False)
+        for part in parts or ():
+            assembled.add(part, None)
+        built = assembled.build()
     return _build(
-        content,
-        finish,
+        built,
+        _finish_reason(candidate.finish_reason),
         parsed.usage_metadata or _Usage(),
         model=parsed.model_version or model,
         provider=provider,
@@ -164,7 +274,7 @@ class GoogleStreamDecoder:
         self.provider = provider
         self.response_id: str | None = None
         self.finish: str | None = None
-        self._parts: list[str] = []
+        self._parts = _Parts(provider, merge=True)
         self._usage = _Usage()
 
     @property
@@ -184,7 +294,7 @@ class GoogleStreamDecoder:
         return usage.prompt_token_count, (sum(known) if known else None)
 
     def feed(self, event: str, data: str) -> Sequence[Delta]:
-        """Consumes one chunk; returns its delta, or raises for an error or a blocked prompt."""
+        """Consumes one chunk; returns its deltas in order, or raises for an error or a block."""
         chunk = decode_json(_RESPONSE_DECODER, data, provider=self.provider, what="a stream chunk")
         if chunk.error is not None:
             raise error_from_status(chunk.error, None)
@@ -200,20 +310,18 @@ class GoogleStreamDecoder:
         candidate = chunk.candidates[0]
         if candidate.finish_reason:
             self.finish = candidate.finish_reason
-        text = _text(candidate)
-        if not text:
+        if candidate.content is None or not candidate.content.parts:
             return NO_DELTAS
-        self._parts.append(text)
-        return (TextDelta(text),)
+        deltas: list[Delta] = []
+        for part in candidate.content.parts:
+            self._parts.add(part, deltas)
+        return deltas
 
     def response(self, latency_ms: float, request_id: str | None) -> CompletionResponse:
-        """Builds the final response from the streamed text and the last usage seen."""
-        content = "".join(self._parts)
-        finish = _finish_reason(self.finish)
-        require_text(content, finish, provider=self.provider, request_id=request_id)
+        """Builds the final response from the streamed parts and the last usage seen."""
         return _build(
-            content,
-            finish,
+            self._parts.build(),
+            _finish_reason(self.finish),
             self._usage,
             model=self.model,
             provider=self.provider,

@@ -6,8 +6,15 @@ root URL. The API version is the `api_version` option (default "v1beta", where e
 alias exists; the SDK's 3.x default is "v1").
 
 System messages become `systemInstruction`; assistant turns take the role `model`; consecutive
-messages of one role are sent as one turn of text parts. `json_mode` sets `responseMimeType`
-to JSON, a `json_schema` adds `responseJsonSchema`.
+messages of one role are sent as one turn of parts. `json_mode` sets `responseMimeType` to JSON,
+a `json_schema` adds `responseJsonSchema`.
+
+Parts are encoded in `content`: images and documents as `inlineData` or `fileData` (media
+types and inline size limits checked before sending), this provider's own ReasoningParts as
+thought parts and thought signatures, other vendors' dropped, CachePoints ignored (Gemini caches
+implicitly). `reasoning` becomes `thinkingConfig`: a thinking budget (Gemini 1.x/2.x, or
+`budget_tokens` on any model) or a thinking level (Gemini 3 and later, and aliases), per the
+tables in `content`.
 
 A bad key is a 400 with reason API_KEY_INVALID, not a 401: it is raised as a fatal
 InvalidRequestError (`error_code="API_KEY_INVALID"`) without refreshing the credential, since
@@ -34,6 +41,12 @@ from ashford_llm.errors import InvalidRequestError, LLMError, ResponseDecodeErro
 from ashford_llm.providers._http import excerpt
 from ashford_llm.providers.credentials import Credentials
 from ashford_llm.providers.dialect import deep_merge, read_sse
+from ashford_llm.providers.google.content import (
+    check_system,
+    encode_parts,
+    thinking_config,
+    uses_thinking_levels,
+)
 from ashford_llm.providers.google.decode import GoogleStreamDecoder, parse_response
 from ashford_llm.providers.google.errors import error_in_body, parse_error
 from ashford_llm.providers.provider import HTTPProvider, check_config, resolve_base_url
@@ -85,6 +98,7 @@ class GoogleDialect:
         self.name = name
         self.api_version = api_version.strip("/ ")
         path = model if "/" in model else f"models/{model}"
+        self._thinking_levels = uses_thinking_levels(path)
         root = f"{self.base_url}/{self.api_version}/{path}"
         self._complete_url = f"{root}:generateContent"
         self._stream_url = f"{root}:streamGenerateContent?alt=sse"
@@ -101,16 +115,25 @@ class GoogleDialect:
         """Encodes contents, systemInstruction and generationConfig."""
         system: list[dict[str, str]] = []
         contents: list[dict[str, Any]] = []
+        inline = [0]  # base64 bytes sent inline so far, shared across messages
         for message in request.messages:
-            text = message.text
+            content = message.content
             if message.role == "system":
-                system.append({"text": text})
+                if not isinstance(content, str):
+                    check_system(content)
+                system.append({"text": message.text})
                 continue
+            if type(content) is str:
+                parts: list[dict[str, Any]] = [{"text": content}]
+            else:
+                parts = encode_parts(message, provider=self.name, inline=inline)
+                if not parts:
+                    continue
             role = _ROLES[message.role]
             if contents and contents[-1]["role"] == role:
-                contents[-1]["parts"].append({"text": text})
+                contents[-1]["parts"].extend(parts)
             else:
-                contents.append({"role": role, "parts": [{"text": text}]})
+                contents.append({"role": role, "parts": parts})
         if not contents:
             raise InvalidRequestError(
                 "Gemini needs at least one user or assistant message besides system ones"
@@ -132,6 +155,10 @@ class GoogleDialect:
             generation["responseMimeType"] = "application/json"
         if request.json_schema is not None:
             generation["responseJsonSchema"] = request.json_schema
+        if request.reasoning is not None:
+            thinking = thinking_config(request.reasoning, levels=self._thinking_levels)
+            if thinking:
+                generation["thinkingConfig"] = thinking
         body: dict[str, Any] = {"contents": contents, "generationConfig": generation}
         if system:
             body["systemInstruction"] = {"parts": system}

@@ -1,7 +1,14 @@
-"""Gemini generateContent as the fake server speaks it: bodies, SSE chunks, google.rpc errors."""
+"""Gemini generateContent as the fake server speaks it: bodies, SSE chunks, google.rpc errors.
+
+Requests may carry text, `inlineData` (base64, checked as the API checks it), `fileData` and
+thought parts; a malformed part is the API's 400 INVALID_ARGUMENT with its real message.
+Gemini caches implicitly: the cacheable prefix is the system instruction and every turn before
+the last. Thought summaries (when `includeThoughts` asked for them) come before the text.
+"""
 
 from __future__ import annotations
 
+import binascii
 from collections.abc import Mapping
 
 import msgspec
@@ -17,9 +24,27 @@ _JSON = "application/json; charset=UTF-8"
 _TYPE = "type.googleapis.com/google.rpc."
 
 
+_IMAGE_TYPES = frozenset(("image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"))
+_MEDIA_PREFIXES = ("text/", "audio/", "video/")
+
+
+# Field names are the vendor's (camelCase).
+class _Blob(msgspec.Struct):
+    mimeType: str = ""
+    data: str = ""
+
+
+class _FileData(msgspec.Struct):
+    mimeType: str = ""
+    fileUri: str = ""
+
+
 class _Part(msgspec.Struct):
     text: str = ""
     thought: bool = False
+    inlineData: _Blob | None = None
+    fileData: _FileData | None = None
+    thoughtSignature: str | None = None
 
 
 class _Content(msgspec.Struct):
@@ -27,10 +52,15 @@ class _Content(msgspec.Struct):
     role: str = "user"
 
 
+class _ThinkingConfig(msgspec.Struct):
+    includeThoughts: bool = False
+    include_thoughts: bool = False  # the API takes the proto's snake_case names too
+
+
 class _GenerationConfig(msgspec.Struct):
-    # Field names are the vendor's (camelCase).
     maxOutputTokens: int | None = None
     responseMimeType: str | None = None
+    thinkingConfig: _ThinkingConfig | None = None
 
 
 class _Request(msgspec.Struct):
@@ -44,6 +74,56 @@ _decoder = msgspec.json.Decoder(_Request)
 
 def _text(content: _Content) -> str:
     return "".join(part.text for part in content.parts if not part.thought)
+
+
+def _supported(media_type: str) -> bool:
+    return (
+        media_type in _IMAGE_TYPES
+        or media_type == "application/pdf"
+        or media_type.startswith(_MEDIA_PREFIXES)
+    )
+
+
+def _check_base64(data: str, where: str) -> None:
+    """Raises the API's TYPE_BYTES error for data that is not base64 (standard or URL-safe)."""
+    padded = data.replace("-", "+").replace("_", "/") + "=" * (-len(data) % 4)
+    try:
+        binascii.a2b_base64(padded, strict_mode=True)
+    except binascii.Error:
+        shown = data if len(data) <= 40 else data[:40] + "..."
+        raise BadRequest(
+            f"Invalid value at '{where}' (TYPE_BYTES), Base64 decoding failed for \"{shown}\""
+        ) from None
+
+
+def _attachments(contents: list[_Content]) -> list[str]:
+    """Checks every media part as the API does; returns their media types in order."""
+    media: list[str] = []
+    for i, content in enumerate(contents):
+        for j, part in enumerate(content.parts):
+            blob = part.inlineData
+            file = part.fileData
+            if blob is not None:
+                if not blob.data or not blob.mimeType:
+                    raise BadRequest(
+                        "Unable to submit request because it has an empty inlineData "
+                        "parameter. Add a value to the parameter and try again."
+                    )
+                _check_base64(blob.data, f"contents[{i}].parts[{j}].inline_data.data")
+                media_type = blob.mimeType
+            elif file is not None:
+                if not file.fileUri or not file.mimeType:
+                    raise BadRequest(
+                        "Unable to submit request because it has an empty fileData "
+                        "parameter. Add a value to the parameter and try again."
+                    )
+                media_type = file.mimeType
+            else:
+                continue
+            if not _supported(media_type):
+                raise BadRequest(f"Unsupported MIME type: {media_type}")
+            media.append(media_type)
+    return media
 
 
 def _status(code: int, status: str, message: str, *details: Mapping[str, object]) -> Reply:
@@ -64,14 +144,20 @@ def _quota_failure(model: str, quota_id: str) -> dict[str, object]:
 
 
 def _usage(answer: Answer, *, final: bool) -> dict[str, object]:
+    """usageMetadata: promptTokenCount includes cached tokens; thoughts count apart."""
     output = answer.output_tokens if final else 0
     usage: dict[str, object] = {
         "promptTokenCount": answer.input_tokens,
         "totalTokenCount": answer.input_tokens + output,
         "promptTokensDetails": [{"modality": "TEXT", "tokenCount": answer.input_tokens}],
     }
+    if answer.cached_tokens:
+        usage["cachedContentTokenCount"] = answer.cached_tokens
+        usage["cacheTokensDetails"] = [{"modality": "TEXT", "tokenCount": answer.cached_tokens}]
     if final:
-        usage["candidatesTokenCount"] = output
+        usage["candidatesTokenCount"] = output - answer.reasoning_tokens
+        if answer.reasoning_tokens:
+            usage["thoughtsTokenCount"] = answer.reasoning_tokens
     return usage
 
 
@@ -110,12 +196,16 @@ class GeminiFormat:
             request = _decoder.decode(body)
         except msgspec.DecodeError as exc:
             raise BadRequest(f"Invalid JSON payload received. {exc}") from exc
+        attachments = _attachments(request.contents)
         messages = [
             ("assistant" if c.role == "model" else c.role, _text(c)) for c in request.contents
         ]
         if request.systemInstruction is not None:
             messages.insert(0, ("system", _text(request.systemInstruction)))
         config = request.generationConfig or _GenerationConfig()
+        thinking = config.thinkingConfig
+        # Implicit caching: everything before the last turn, system instruction first.
+        prefix = "\n".join(text for _, text in messages[: len(messages) - 1])
         return AnswerRequest(
             vendor=self.name,
             model=model or "",
@@ -123,6 +213,10 @@ class GeminiFormat:
             json=config.responseMimeType == "application/json",
             max_tokens=config.maxOutputTokens,
             stream=stream,
+            attachments=tuple(attachments),
+            reasoning=thinking is not None
+            and (thinking.includeThoughts or thinking.include_thoughts),
+            cache_prefix=prefix,
         )
 
     def bad_request(self, message: str, request_id: str) -> Reply:
@@ -134,10 +228,20 @@ class GeminiFormat:
         return {"server-timing": "gfet4t7; dur=12"}
 
     def _response(
-        self, text: str, answer: Answer, request: AnswerRequest, response_id: str, *, final: bool
+        self,
+        text: str,
+        answer: Answer,
+        request: AnswerRequest,
+        response_id: str,
+        *,
+        final: bool,
+        thought: str = "",
     ) -> dict[str, object]:
+        parts: list[dict[str, object]] = [{"text": thought, "thought": True}] if thought else []
+        if text or not thought:
+            parts.append({"text": text})
         candidate: dict[str, object] = {
-            "content": {"parts": [{"text": text}], "role": "model"},
+            "content": {"parts": parts, "role": "model"},
             "index": 0,
         }
         if final:
@@ -150,13 +254,28 @@ class GeminiFormat:
         }
 
     def body(self, answer: Answer, request: AnswerRequest, response_id: str) -> bytes:
-        """Returns a GenerateContentResponse."""
-        return encode(self._response(answer.text, answer, request, response_id, final=True))
+        """Returns a GenerateContentResponse, thought summary first when one was asked for."""
+        return encode(
+            self._response(
+                answer.text, answer, request, response_id, final=True, thought=answer.reasoning
+            )
+        )
 
     def stream(self, answer: Answer, request: AnswerRequest, response_id: str) -> StreamPlan:
-        """Returns one `data:` chunk per word, then a last chunk with finishReason and usage."""
+        """Returns the thought chunk if any, a `data:` chunk per word, then finishReason, usage."""
+        thought = answer.reasoning
         return StreamPlan(
-            head=(),
+            head=(
+                (
+                    sse(
+                        self._response(
+                            "", answer, request, response_id, final=False, thought=thought
+                        )
+                    ),
+                )
+                if thought
+                else ()
+            ),
             chunks=tuple(
                 sse(self._response(piece, answer, request, response_id, final=False))
                 for piece in answer.chunks
