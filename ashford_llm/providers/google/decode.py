@@ -208,7 +208,7 @@ def _build(
     content, parts, reasoning = built
     _require_text(content, finish, usage, reasoning, provider=provider, request_id=request_id)
     thoughts = usage.thoughts_token_count
-    response = CompletionResponse(
+    return CompletionResponse(
         content=content,
         model=model,
         input_tokens=usage.prompt_token_count or 0,
@@ -223,10 +223,6 @@ def _build(
         parts=parts,
         reasoning_text=reasoning,
     )
-    if reasoning is None and response.reasoning_text is not None:
-        # Signature-only ReasoningParts carry no thinking text: the derived "" is not some.
-        msgspec.structs.force_setattr(response, "reasoning_text", None)
-    return response
 
 
 def parse_response(
