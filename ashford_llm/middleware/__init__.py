@@ -12,10 +12,10 @@ from ashford_llm import _lazy
 from ashford_llm.middleware._base import Middleware, iter_layers
 
 if TYPE_CHECKING:
-    from ashford_llm.middleware._limits import LimiterBackend, RateLimiter, RatePermit
-    from ashford_llm.middleware._redis_limits import RedisRateLimiter
     from ashford_llm.middleware.json_validation import JsonValidation
     from ashford_llm.middleware.rate_limit import RateLimit
+    from ashford_llm.middleware.rate_limit.limiter import LimiterBackend, RateLimiter, RatePermit
+    from ashford_llm.middleware.rate_limit.redis_limiter import RedisRateLimiter
     from ashford_llm.middleware.recording import RecordedCall, Recorder
     from ashford_llm.middleware.retry import Retry, RetryEvent
     from ashford_llm.middleware.timeout import Timeout
@@ -40,13 +40,13 @@ __all__ = [
 
 _LAZY = {
     "JsonValidation": "ashford_llm.middleware.json_validation",
-    "LimiterBackend": "ashford_llm.middleware._limits",
+    "LimiterBackend": "ashford_llm.middleware.rate_limit.limiter",
     "RateLimit": "ashford_llm.middleware.rate_limit",
-    "RateLimiter": "ashford_llm.middleware._limits",
-    "RatePermit": "ashford_llm.middleware._limits",
+    "RateLimiter": "ashford_llm.middleware.rate_limit.limiter",
+    "RatePermit": "ashford_llm.middleware.rate_limit.limiter",
     "RecordedCall": "ashford_llm.middleware.recording",
     "Recorder": "ashford_llm.middleware.recording",
-    "RedisRateLimiter": "ashford_llm.middleware._redis_limits",
+    "RedisRateLimiter": "ashford_llm.middleware.rate_limit.redis_limiter",
     "Retry": "ashford_llm.middleware.retry",
     "RetryEvent": "ashford_llm.middleware.retry",
     "Timeout": "ashford_llm.middleware.timeout",

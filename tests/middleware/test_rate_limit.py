@@ -26,10 +26,10 @@ from ashford_llm import (
     TextPart,
 )
 from ashford_llm.middleware import LimiterBackend, RateLimit, RateLimiter, Retry
-from ashford_llm.middleware._limits import adjust_level
-from ashford_llm.middleware._media_tokens import Vendor, image_size, pdf_pages
 from ashford_llm.middleware._semconv import RATE_LIMIT_WAIT_EVENT, RATE_LIMIT_WAIT_S
 from ashford_llm.middleware.rate_limit import estimate_input_tokens
+from ashford_llm.middleware.rate_limit.limiter import adjust_level
+from ashford_llm.middleware.rate_limit.media import Vendor, image_size, pdf_pages
 from ashford_llm.protocol import ProviderInfo
 from ashford_llm.testing import MockProvider, MockStream
 

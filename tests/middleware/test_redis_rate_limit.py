@@ -26,7 +26,7 @@ from ashford_llm import (
     StreamEnd,
 )
 from ashford_llm.middleware import RateLimit, RateLimiter, RedisRateLimiter
-from ashford_llm.middleware._redis_limits import KEY_PREFIX
+from ashford_llm.middleware.rate_limit.redis_limiter import KEY_PREFIX
 from ashford_llm.testing import MockProvider
 from tests.middleware.redis_server import RedisServer, redis_server_or_skip
 

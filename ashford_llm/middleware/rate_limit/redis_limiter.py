@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 import msgspec
 
 from ashford_llm.errors import NetworkError, redact
-from ashford_llm.middleware._limits import (
+from ashford_llm.middleware.rate_limit.limiter import (
     RateLimiter,
     RatePermit,
     check_positive,

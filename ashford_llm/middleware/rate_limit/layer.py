@@ -24,9 +24,9 @@ from collections.abc import AsyncGenerator
 from opentelemetry import trace
 
 from ashford_llm.middleware._base import Middleware, format_option
-from ashford_llm.middleware._limits import LimiterBackend, RateLimiter, RatePermit
-from ashford_llm.middleware._media_tokens import Vendor, document_tokens, image_tokens, vendor_of
 from ashford_llm.middleware._semconv import RATE_LIMIT_WAIT_EVENT, RATE_LIMIT_WAIT_S
+from ashford_llm.middleware.rate_limit.limiter import LimiterBackend, RateLimiter, RatePermit
+from ashford_llm.middleware.rate_limit.media import Vendor, document_tokens, image_tokens, vendor_of
 from ashford_llm.protocol import LLMProvider
 from ashford_llm.types import (
     CompletionRequest,

@@ -13,7 +13,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from ashford_llm.errors import LLMError, redact
 from ashford_llm.middleware import _semconv as sc
-from ashford_llm.middleware._tracing_content import CaptureMode, content_attributes, output_content
+from ashford_llm.middleware.tracing.content import CaptureMode, content_attributes, output_content
 from ashford_llm.types import (
     CompletionResponse,
     Part,

@@ -16,8 +16,8 @@ from opentelemetry.trace import SpanKind
 
 from ashford_llm.middleware import _semconv as sc
 from ashford_llm.middleware._base import Middleware
-from ashford_llm.middleware._tracing_call import AttributeValue, CallRecord, Instruments
-from ashford_llm.middleware._tracing_content import (
+from ashford_llm.middleware.tracing.call import AttributeValue, CallRecord, Instruments
+from ashford_llm.middleware.tracing.content import (
     CaptureMode,
     content_attributes,
     input_content,
