@@ -86,6 +86,7 @@ error that broke the stream) must also be an outcome of the fault.
 """
 
 _NO_FAULT: frozenset[Outcome] = frozenset({None})
+_MESSAGE_CHARS = 160
 
 
 class Attempt(msgspec.Struct, frozen=True, kw_only=True):
@@ -93,27 +94,31 @@ class Attempt(msgspec.Struct, frozen=True, kw_only=True):
 
     `error` is the error's class (None: it answered); `cause` the class of the error that
     broke a stream (a MidStreamError's cause); `partial_text` a MidStreamError's text;
-    `request_id` the server's request id the error carries, if any.
+    `request_id` the server's request id the error carries, if any; `message` the start of
+    the error's message, which tells why an unexplained failure happened.
     """
 
     error: Outcome = None
     cause: Outcome = None
     partial_text: str | None = None
     request_id: str | None = None
+    message: str = ""
 
     @classmethod
     def of(cls, error: BaseException | None) -> Attempt:
         """Returns the attempt that ended in `error` (None: answered)."""
         if error is None:
             return cls()
+        message = str(error.args[0] if error.args else error)[:_MESSAGE_CHARS]
         if not isinstance(error, LLMError):
-            return cls(error=type(error))
+            return cls(error=type(error), message=message)
         cause = error.__cause__ if isinstance(error, MidStreamError) else None
         return cls(
             error=type(error),
             cause=None if cause is None else type(cause),
             partial_text=error.partial_text if isinstance(error, MidStreamError) else None,
             request_id=error.request_id,
+            message=message,
         )
 
     def describe(self) -> str:
@@ -242,7 +247,7 @@ def _mismatch(attempt: Attempt, record: ServedRecord) -> str | None:
     allowed = _NO_FAULT if fault is None else FAULT_OUTCOMES.get(fault, frozenset())
     injected = f"the server injected {fault}" if fault else "the server injected no fault"
     if attempt.error not in allowed or (attempt.cause is not None and attempt.cause not in allowed):
-        return f"{attempt.describe()}, but {injected}"
+        return f"{attempt.describe()}, but {injected} ({attempt.message})"
     if attempt.error is None and not record.ok:
         return "answered, but the server sent no complete answer"
     if attempt.partial_text is not None and not record.text.startswith(attempt.partial_text):

@@ -144,7 +144,7 @@ def test_an_error_on_an_attempt_without_a_fault_is_unexplained() -> None:
     records = [record("3/1", None, ok=True), record("3/2", None, ok=True)]
 
     assert unexplained(trace, index_records(records)) == [
-        "call 3 attempt 1: ResponseDecodeError, but the server injected no fault"
+        "call 3 attempt 1: ResponseDecodeError, but the server injected no fault (bug)"
     ]
 
 
@@ -153,7 +153,7 @@ def test_the_wrong_error_class_for_a_fault_is_unexplained() -> None:
     records = [record("5/1", Fault.rate_limit), record("5/2", None, ok=True)]
 
     assert unexplained(trace, index_records(records)) == [
-        "call 5 attempt 1: ServerError, but the server injected rate_limit"
+        "call 5 attempt 1: ServerError, but the server injected rate_limit (429 read as 500)"
     ]
 
 
@@ -162,7 +162,8 @@ def test_a_mid_stream_error_whose_cause_the_fault_cannot_make_is_unexplained() -
     records = [record("6/1", Fault.stall, text="one two")]
 
     assert unexplained(trace, index_records(records)) == [
-        "call 6 attempt 1: MidStreamError (ServerError), but the server injected stall"
+        "call 6 attempt 1: MidStreamError (ServerError), but the server injected stall "
+        "(stream failed)"
     ]
 
 
