@@ -193,11 +193,10 @@ def judge(results: list[CallResult], stats: ServerStats) -> None:
     for result in results:
         if result.trace is None:
             continue
-        result.faults = [
-            str(records[0].fault or "-") if len(records) == 1 else "?"
-            for number in range(1, result.trace.attempt + 1)
-            for records in [index.get(result.trace.call_id, {}).get(number, [])]
-        ]
+        logged = index.get(result.trace.call_id, {})
+        for number in range(1, result.trace.attempt + 1):
+            records = logged.get(number, [])
+            result.faults.append(str(records[0].fault or "-") if len(records) == 1 else "?")
         result.problems += unexplained(result.trace, index)
         if result.trace.attempt != result.attempts:
             result.problems.append(
