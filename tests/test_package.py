@@ -99,6 +99,7 @@ def missing_from_wheel(wheel: Path, root: Path = ROOT) -> list[str]:
     return missing
 
 
+@pytest.mark.timeout(300)  # a whole pytest run in a subprocess, on a busy machine
 async def test_the_testing_doc_runs_as_a_project_outside_the_repository(tmp_path: Path) -> None:
     expected = doc_project(TESTING_DOC.read_text(encoding="utf-8"), tmp_path)
     assert expected >= 7
@@ -106,6 +107,7 @@ async def test_the_testing_doc_runs_as_a_project_outside_the_repository(tmp_path
     run_doc_tests(Path(sys.executable), tmp_path, expected)
 
 
+@pytest.mark.timeout(300)
 def test_a_broken_doc_example_fails_the_doc_run(tmp_path: Path) -> None:
     text = TESTING_DOC.read_text(encoding="utf-8")
     broken = text.replace('assert response.content == "hello there"', "assert False", 1)
