@@ -78,17 +78,19 @@ def base_url(root: str, vendor: str) -> str:
 class FakeProviderServer:
     """An ASGI app speaking the three vendors' wire formats, with scripted or seeded faults.
 
-    `api_key` is the accepted key (None accepts any non-empty key); `answer` turns each request
-    into text (default `echo`); `script`, `fault_rate`, `faults` and `seed` make the FaultPlan.
-    `retry_after` is the wait a rate-limit fault asks for, `slow_seconds` the delay before a slow
-    first byte, `stall_seconds` the pause inside a stalled stream, `chunk_delay` the pause
-    between stream chunks. The server itself is the ASGI app (`server.app is server`).
+    `api_key` is the one key accepted; the default None accepts any non-empty key, as
+    `ashford-llm fake-server` does (a request without a key still gets the vendor's 401/403).
+    `answer` turns each request into text (default `echo`); `script`, `fault_rate`, `faults`
+    and `seed` make the FaultPlan. `retry_after` is the wait a rate-limit fault asks for,
+    `slow_seconds` the delay before a slow first byte, `stall_seconds` the pause inside a
+    stalled stream, `chunk_delay` the pause between stream chunks. The server itself is the
+    ASGI app (`server.app is server`).
     """
 
     def __init__(
         self,
         *,
-        api_key: str | None = "test-key",
+        api_key: str | None = None,
         answer: AnswerFunction = echo,
         script: Iterable[Fault | str | None] = (),
         fault_rate: float = 0.0,
