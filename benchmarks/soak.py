@@ -7,7 +7,11 @@ by an error event, slow first bytes). Each call is checked as it ends and agains
 server recorded: it ended as a success or a typed LLMError; a success carries exactly the
 text the server sent for it (streamed deltas, StreamEnd and server record all equal); a
 failure after streamed text was surfaced; attempts stay within the retry limit and time
-within the budget; the server saw exactly the attempts the stack reports. At the end no
+within the budget; the server saw exactly the attempts the stack reports. Every failure and
+every retry is proved by evidence: each request names its attempt in the `x-ashford-attempt`
+header, the server logs the fault it injected under that name, and the error of each attempt
+(Retry's `on_retry` hook, then the call's result) must be one that fault causes
+(`fake_server.evidence.FAULT_OUTCOMES`); anything else is a breach. At the end no
 task is pending, no connection is open, every limiter slot is free, and RSS grew by less
 than 20 MB between the checkpoint (a tenth of the calls) and the end.
 
@@ -33,6 +37,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 
@@ -49,8 +54,17 @@ from ashford_llm.middleware import (
     Tracing,
 )
 from ashford_llm.protocol import LLMProvider
-from ashford_llm.providers.registry import provider_from_config
+from ashford_llm.providers._http import DEFAULT_LIMITS, DEFAULT_TIMEOUT
+from ashford_llm.providers.registry import ProviderFactory, provider_from_config
 from ashford_llm.testing.fake_server import AnswerRequest, FakeProviderServer, ServedRecord
+from ashford_llm.testing.fake_server.evidence import (
+    CallTrace,
+    index_records,
+    note_retry,
+    tag_attempt,
+    track_call,
+    unexplained,
+)
 from ashford_llm.types import ChatMessage, CompletionRequest, StreamEnd, TextDelta
 
 RESULTS = Path(__file__).resolve().parent / "results" / "soak.json"
@@ -74,7 +88,7 @@ FAULTS = {
 MAX_RETRIES = 4
 RETRY_BUDGET_S = 5.0
 TOTAL_S = 3.0  # Timeout per attempt
-IDLE_S = 0.5  # a stall (STALL_S) is longer, a slow first byte (SLOW_S) shorter than FIRST_S
+IDLE_S = 1.0  # a stall (STALL_S) is longer, a slow first byte (SLOW_S) shorter than FIRST_S
 FIRST_S = 2.0
 STALL_S = 2.0
 SLOW_S = 0.1
@@ -118,6 +132,7 @@ class Outcome:
     error: str | None  # the error's class name; None for a success
     typed: bool = True
     saw_text: bool = False
+    trace: CallTrace | None = None  # each attempt's outcome, for the evidence check
 
 
 @dataclass
@@ -134,6 +149,8 @@ class Report:
     attempts: int = 0
     retries: int = 0
     retry_causes: dict[str, int] = field(default_factory=dict)
+    failed_attempts: int = 0
+    unexplained: int = 0
     max_attempts: int = 0
     p50_ms: float = 0.0
     p99_ms: float = 0.0
@@ -168,13 +185,15 @@ class CountingEcho:
 
 
 class RetryCauses:
-    """Retry's `on_retry` hook: counts the errors that caused a retry, by class."""
+    """Retry's `on_retry` hook: counts the errors that caused a retry, by class, and notes
+    each in the call's CallTrace (the evidence check matches it to its injected fault)."""
 
     def __init__(self) -> None:
         self.causes: Counter[str] = Counter()
 
     def __call__(self, event: RetryEvent) -> None:
         self.causes[type(event.error).__name__] += 1
+        note_retry(event)
 
 
 class SpanCounter(SpanProcessor):
@@ -210,10 +229,13 @@ def build_stack(
     tracer_provider: TracerProvider,
     limiter: RateLimiter,
     on_retry: RetryCauses,
+    *,
+    http_client: httpx.AsyncClient,
+    provider_factory: ProviderFactory = provider_from_config,
 ) -> LLMProvider:
-    """Builds the recommended stack over one vendor's provider."""
+    """Builds the recommended stack over one vendor's provider (made by `provider_factory`)."""
     config = ModelConfig(vendor, MODELS[vendor], max_output_tokens=200)
-    terminal = provider_from_config(config, api_key=KEY, base_url=base_url)
+    terminal = provider_factory(config, api_key=KEY, base_url=base_url, http_client=http_client)
     return (
         ClientBuilder()
         .use(Tracing, tracer_provider=tracer_provider)
@@ -241,10 +263,32 @@ async def call(index: int, stack: LLMProvider, settings: Settings, problems: lis
         json_mode=wants_json,
     )
     outcome = Outcome(index, vendor, streamed, attempts=0, latency_s=0.0, error=None)
-    deltas: list[str] = []
     started = time.perf_counter()
+    with track_call(str(index)) as outcome.trace:
+        await _call(stack, request, outcome, text, settings.time_limit_s + 10.0, problems)
+    outcome.latency_s = time.perf_counter() - started
+    if not 1 <= outcome.attempts <= MAX_RETRIES + 1 and outcome.typed:
+        problems.append(f"call {index}: {outcome.attempts} attempts reported")
+    if outcome.latency_s > settings.time_limit_s:
+        problems.append(f"call {index}: took {outcome.latency_s:.2f}s")
+    return outcome
+
+
+async def _call(
+    stack: LLMProvider,
+    request: CompletionRequest,
+    outcome: Outcome,
+    text: str,
+    hang_s: float,
+    problems: list[str],
+) -> None:
+    """Makes the call, notes its last attempt's outcome in its trace and checks its result."""
+    index, streamed, wants_json = outcome.index, outcome.streamed, request.json_mode
+    trace = outcome.trace
+    assert trace is not None
+    deltas: list[str] = []
     try:
-        async with asyncio.timeout(settings.time_limit_s + 10.0):
+        async with asyncio.timeout(hang_s):
             if streamed:
                 final = None
                 async for event in stack.stream(request):
@@ -258,6 +302,7 @@ async def call(index: int, stack: LLMProvider, settings: Settings, problems: lis
             else:
                 response = await stack.complete(request)
     except LLMError as error:
+        trace.finish(error)
         outcome.error = type(error).__name__
         outcome.attempts = error.attempts or 0
         outcome.saw_text = bool(deltas)
@@ -266,10 +311,12 @@ async def call(index: int, stack: LLMProvider, settings: Settings, problems: lis
         if isinstance(error, MidStreamError) and error.partial_text != "".join(deltas):
             problems.append(f"call {index}: MidStreamError.partial_text differs from the deltas")
     except Exception as error:  # the soak exists to catch these
+        trace.finish(error)
         outcome.error = type(error).__name__
         outcome.typed = False
         problems.append(f"call {index}: untyped {type(error).__name__}: {error}")
     else:
+        trace.finish(None)
         outcome.attempts = response.attempts
         if response.content != text:
             problems.append(f"call {index}: content differs from what the server sent")
@@ -277,12 +324,6 @@ async def call(index: int, stack: LLMProvider, settings: Settings, problems: lis
             problems.append(f"call {index}: deltas differ from the StreamEnd content")
         if wants_json and response.parsed != json.loads(text):
             problems.append(f"call {index}: parsed JSON differs from the text")
-    outcome.latency_s = time.perf_counter() - started
-    if not 1 <= outcome.attempts <= MAX_RETRIES + 1 and outcome.typed:
-        problems.append(f"call {index}: {outcome.attempts} attempts reported")
-    if outcome.latency_s > settings.time_limit_s:
-        problems.append(f"call {index}: took {outcome.latency_s:.2f}s")
-    return outcome
 
 
 def check_against_server(
@@ -310,6 +351,27 @@ def check_against_server(
         if len(oks) != 1 or oks[0].text != expected_text(outcome.index, seed):
             problems.append(
                 f"call {outcome.index}: succeeded but the server sent {len(oks)} whole answers"
+            )
+    return problems
+
+
+def check_evidence(outcomes: list[Outcome], records: tuple[ServedRecord, ...]) -> list[str]:
+    """Matches each attempt's outcome to the fault the server injected into it (by its header).
+
+    Names every failure or retry no injected fault explains, every wrong error class for a
+    fault, and every attempt the server has no single record of.
+    """
+    index = index_records(records)
+    problems: list[str] = []
+    for outcome in outcomes:
+        if outcome.trace is None:
+            problems.append(f"call {outcome.index}: no trace of its attempts")
+            continue
+        problems += unexplained(outcome.trace, index)
+        if outcome.typed and outcome.trace.attempt != outcome.attempts:
+            problems.append(
+                f"call {outcome.index}: Retry reports {outcome.attempts} attempts, "
+                f"its hook saw {outcome.trace.attempt}"
             )
     return problems
 
@@ -368,8 +430,14 @@ async def _slots_free(limiter: RateLimiter, slots: int) -> bool:
     return True
 
 
-async def run_soak(settings: Settings) -> Report:
-    """Runs the soak in the current event loop and returns its figures and breaches."""
+async def run_soak(
+    settings: Settings, *, provider_factory: ProviderFactory = provider_from_config
+) -> Report:
+    """Runs the soak in the current event loop and returns its figures and breaches.
+
+    `provider_factory` builds each vendor's provider (default: the real one); tests pass a
+    deliberately broken one to prove the evidence check names what no fault explains.
+    """
     report = Report(settings=asdict(settings))
     echo = CountingEcho()
     server = FakeProviderServer(
@@ -399,10 +467,24 @@ async def run_soak(settings: Settings) -> Report:
     lags: list[float] = []
     causes = RetryCauses()
     started = time.perf_counter()
+    clients = {
+        vendor: httpx.AsyncClient(
+            event_hooks={"request": [tag_attempt]}, limits=DEFAULT_LIMITS, timeout=DEFAULT_TIMEOUT
+        )
+        for vendor in MODELS
+    }
     async with server.run() as running:
         watcher = asyncio.create_task(watch_loop_lag(lags), name="soak-loop-lag")
         stacks = {
-            vendor: build_stack(vendor, running.base_url(vendor), tracer_provider, limiter, causes)
+            vendor: build_stack(
+                vendor,
+                running.base_url(vendor),
+                tracer_provider,
+                limiter,
+                causes,
+                http_client=clients[vendor],
+                provider_factory=provider_factory,
+            )
             for vendor, limiter in limiters.items()
         }
         gate = asyncio.Semaphore(settings.concurrency)
@@ -429,6 +511,8 @@ async def run_soak(settings: Settings) -> Report:
         report.sockets_before_close = open_sockets(running.port)
         for stack in stacks.values():
             await stack.aclose()
+        for client in clients.values():
+            await client.aclose()
         report.sockets_after_close = await _settled(lambda: open_sockets(running.port))
         if report.sockets_after_close:
             problems.append(
@@ -447,6 +531,15 @@ async def run_soak(settings: Settings) -> Report:
             f"Retry announced {sum(causes.causes.values())} retries, made {report.retries}"
         )
     problems += check_against_server(outcomes, stats.records, echo.requests, settings.seed)
+    evidence = check_evidence(outcomes, stats.records)
+    report.unexplained = len(evidence)
+    report.failed_attempts = sum(
+        attempt.error is not None
+        for outcome in outcomes
+        if outcome.trace is not None
+        for attempt in outcome.trace.attempts.values()
+    )
+    problems += evidence
     if report.server_requests != report.attempts:
         problems.append(
             f"server saw {report.server_requests} requests, the stack reports "
@@ -506,6 +599,10 @@ def format_report(report: Report) -> str:
         ("retries (most attempts)", f"{report.retries:,} ({report.max_attempts})"),
         ("retry causes", ", ".join(f"{k} {v}" for k, v in report.retry_causes.items()) or "none"),
         (
+            "failed attempts; evidence breaches",
+            f"{report.failed_attempts:,}; {report.unexplained:,}",
+        ),
+        (
             "latency p50 / p99 / max",
             f"{report.p50_ms:.0f} / {report.p99_ms:.0f} / {report.max_ms:.0f} ms",
         ),
@@ -534,7 +631,9 @@ def format_report(report: Report) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(
+    argv: list[str] | None = None, *, provider_factory: ProviderFactory = provider_from_config
+) -> int:
     """Runs the soak from the command line; returns 1 when any rule was breached."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=10_000)
@@ -548,7 +647,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(
         calls=args.calls, seed=args.seed, concurrency=args.concurrency, fault_rate=args.fault_rate
     )
-    report = asyncio.run(run_soak(settings))
+    report = asyncio.run(run_soak(settings, provider_factory=provider_factory))
     print(format_report(report))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(asdict(report), indent=2) + "\n")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ashford_llm.types import CompletionResponse
@@ -13,11 +13,18 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from ashford_llm.testing.fake_server import ServerStats
+    from ashford_llm.testing.fake_server.evidence import CallTrace
+
+_PROBLEMS_SHOWN = 40
 
 
 @dataclass
 class CallResult:
-    """How one classification ended."""
+    """How one classification ended, and what no injected fault explains about it.
+
+    `faults` names the fault the server injected into each attempt ("-": none), from its log;
+    `problems` names each wrong label, untyped error, and failure or retry no fault explains.
+    """
 
     index: int
     provider: str
@@ -28,7 +35,14 @@ class CallResult:
     error: BaseException | None = None
     attempts: int = 1
     latency_ms: float = 0.0
-    unexpected: bool = False
+    trace: CallTrace | None = None
+    faults: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def unexpected(self) -> bool:
+        """True when anything about the call is wrong or unexplained."""
+        return bool(self.problems)
 
     @property
     def outcome(self) -> str:
@@ -56,9 +70,12 @@ def print_report(
     from rich.table import Table
 
     table = Table(title="ashford-llm demo: e-mail classification through the recommended stack")
-    for column in ("#", "provider", "mode", "outcome", "attempts", "latency ms", "tokens", "label"):
+    columns = ("#", "provider", "mode", "outcome", "attempts", "faults", "latency ms")
+    for column in (*columns, "tokens", "label"):
         table.add_column(
-            column, justify="right" if column in ("#", "attempts", "latency ms") else "left"
+            column,
+            justify="right" if column in ("#", "attempts", "latency ms") else "left",
+            no_wrap=column in ("outcome", "label"),
         )
     for result in results:
         tokens = (
@@ -80,12 +97,13 @@ def print_report(
             "stream" if result.streamed else "complete",
             f"[{style}]{outcome}[/]",
             str(result.attempts),
+            ", ".join(result.faults) or "?",
             f"{result.latency_ms:.0f}",
             tokens,
             label,
         )
     console.print(table)
-    successes = [r for r in results if r.error is None]
+    successes = [r for r in results if r.error is None and not r.unexpected]
     typed_failures = [r for r in results if r.error is not None and not r.unexpected]
     unexpected = [r for r in results if r.unexpected]
     latencies = [r.latency_ms for r in results]
@@ -102,8 +120,11 @@ def print_report(
     summary.add_column()
     for name, value in (
         ("calls", f"{len(results)} in {elapsed_s:.1f} s"),
-        ("succeeded", f"{len(successes)} (with the right label)"),
-        ("typed failures", f"{len(typed_failures)} (errors the injected faults explain)"),
+        ("succeeded", f"{len(successes)} (the right label, every failed attempt explained)"),
+        (
+            "typed failures",
+            f"{len(typed_failures)} (each matched to the fault injected on its attempt)",
+        ),
         ("unexpected", f"{len(unexpected)}"),
         ("retries", f"{retries}; {survived} calls survived a fault by retrying"),
         ("faults injected", f"{sum(stats.faults.values())} ({faults or 'none'})"),
@@ -117,9 +138,17 @@ def print_report(
     ):
         summary.add_row(name, value)
     console.print(summary)
+    problems = [problem for r in unexpected for problem in r.problems]
+    for problem in problems[:_PROBLEMS_SHOWN]:
+        console.print(f"[bold red]unexplained[/]: {problem}", highlight=False)
+    if len(problems) > _PROBLEMS_SHOWN:
+        console.print(f"... and {len(problems) - _PROBLEMS_SHOWN} more")
     verdict = (
-        "[bold red]FAILED[/]: some calls ended unexpectedly"
+        "[bold red]FAILED[/]: some calls ended wrongly or in errors no injected fault explains"
         if unexpected
-        else ("[bold green]OK[/]: every call succeeded or ended in an expected typed error")
+        else (
+            "[bold green]OK[/]: every call succeeded or ended in a typed error, and every "
+            "failure and retry matched the fault injected on its attempt"
+        )
     )
     console.print(verdict)

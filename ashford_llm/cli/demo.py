@@ -3,8 +3,14 @@
 It starts the fake server on loopback with a seeded mix of faults, builds the recommended
 stack (Tracing, Retry, RateLimit, Timeout, JsonValidation) over each of the three providers,
 classifies a sample inbox into labels (JSON output decoded into a schema, some calls
-streamed), and reports every call and a summary. A call that ends in anything but a correct
-label or a typed error the injected faults explain makes the command exit 1.
+streamed), and reports every call and a summary.
+
+Every failure and every retry is proved, not counted: each HTTP request carries the
+`x-ashford-attempt` header (`<call>/<attempt>`), the server logs the fault it injected into
+each request under that name, and each attempt's outcome (Retry's `on_retry` hook for the
+retried ones, the call's result for the last) must be one that fault causes
+(`fake_server.evidence.FAULT_OUTCOMES`). A wrong label, an untyped error, or a failure or
+retry no injected fault explains is named in the report and makes the command exit 1.
 """
 
 from __future__ import annotations
@@ -19,25 +25,20 @@ from ashford_llm.builder import ClientBuilder
 from ashford_llm.cli._demo_data import INBOX, SYSTEM_PROMPT, EmailLabel
 from ashford_llm.cli._demo_report import CallResult, print_report
 from ashford_llm.config import ModelConfig
-from ashford_llm.errors import (
-    AuthenticationError,
-    ContentFilterError,
-    EmptyResponseError,
-    InvalidRequestError,
-    LLMError,
-    PermissionDeniedError,
-)
+from ashford_llm.errors import LLMError
 from ashford_llm.middleware import JsonValidation, RateLimit, Retry, Timeout, Tracing
 from ashford_llm.protocol import LLMProvider
-from ashford_llm.providers.registry import provider_from_config
+from ashford_llm.providers._http import DEFAULT_LIMITS, DEFAULT_TIMEOUT
+from ashford_llm.providers.registry import ProviderFactory, provider_from_config
 from ashford_llm.types import ChatMessage, CompletionRequest, CompletionResponse, StreamEnd
 
 if TYPE_CHECKING:
+    import httpx
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from ashford_llm.testing.fake_server import RunningServer
+    from ashford_llm.testing.fake_server import RunningServer, ServerStats
 
 DEMO_KEY = "demo-key"
 MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-5", "google": "gemini-2.5-flash"}
@@ -56,14 +57,6 @@ FAULT_MIX = {
     "mid_stream_error": 1,
     "quota_exhausted": 1,
 }
-# Errors no injected fault can cause: seeing one means a wire format is wrong.
-UNEXPECTED_ERRORS = (
-    AuthenticationError,
-    PermissionDeniedError,
-    InvalidRequestError,
-    ContentFilterError,
-    EmptyResponseError,
-)
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -127,14 +120,25 @@ def build_stack(
     running: RunningServer,
     tracer_provider: TracerProvider,
     meter_provider: MeterProvider,
+    *,
+    http_client: httpx.AsyncClient,
+    provider_factory: ProviderFactory = provider_from_config,
 ) -> LLMProvider:
-    """Builds the recommended stack over one vendor's provider, pointed at the fake server."""
+    """Builds the recommended stack over one vendor's provider, pointed at the fake server.
+
+    `provider_factory(config, api_key=, base_url=, http_client=)` makes the provider; a test
+    passes a deliberately broken one to prove the evidence check fails the run.
+    """
+    from ashford_llm.testing.fake_server.evidence import note_retry
+
     config = ModelConfig(vendor, MODELS[vendor], max_output_tokens=200)
-    terminal = provider_from_config(config, api_key=DEMO_KEY, base_url=running.base_url(vendor))
+    terminal = provider_factory(
+        config, api_key=DEMO_KEY, base_url=running.base_url(vendor), http_client=http_client
+    )
     builder = (
         ClientBuilder()
         .use(Tracing, tracer_provider=tracer_provider, meter_provider=meter_provider)
-        .use(Retry, max_retries=4, base_delay=0.05, max_delay=2.0, budget=20.0)
+        .use(Retry, max_retries=4, base_delay=0.05, max_delay=2.0, budget=20.0, on_retry=note_retry)
         .use(RateLimit, requests_per_minute=1200, max_concurrency=4)
         .use(Timeout, total=5.0, first_token=2.0, idle=0.5)
         .use(JsonValidation, schema=EmailLabel)
@@ -145,29 +149,60 @@ def build_stack(
 async def classify(
     index: int, stack: LLMProvider, email: str, expected: str, *, stream: bool
 ) -> CallResult:
-    """Classifies one e-mail and judges the outcome."""
+    """Classifies one e-mail, noting each attempt's outcome in the result's CallTrace.
+
+    Judging waits for the server's log (`judge`); only a wrong label and an untyped error are
+    known to be wrong here.
+    """
+    from ashford_llm.testing.fake_server.evidence import track_call
+
     request = CompletionRequest(
         [ChatMessage.system(SYSTEM_PROMPT), ChatMessage.user(email)], json_mode=True
     )
     started = time.perf_counter()
     result = CallResult(index=index, provider=stack.name, streamed=stream, expected=expected)
-    try:
-        response = await _call(stack, request, stream=stream)
-    except LLMError as error:
-        result.error = error
-        result.attempts = error.attempts or 1
-        result.unexpected = isinstance(error, UNEXPECTED_ERRORS)
-    except Exception as error:  # an untyped failure is exactly what the demo must flag
-        result.error = error
-        result.unexpected = True
-    else:
-        parsed: EmailLabel = response.parsed
-        result.response = response
-        result.label = parsed.label
-        result.attempts = response.attempts
-        result.unexpected = parsed.label != expected
+    with track_call(str(index)) as trace:
+        result.trace = trace
+        try:
+            response = await _call(stack, request, stream=stream)
+        except LLMError as error:
+            trace.finish(error)
+            result.error = error
+            result.attempts = error.attempts or 1
+        except Exception as error:  # an untyped failure is exactly what the demo must flag
+            trace.finish(error)
+            result.error = error
+            result.problems.append(f"call {index}: untyped {type(error).__name__}: {error}")
+        else:
+            trace.finish(None)
+            parsed: EmailLabel = response.parsed
+            result.response = response
+            result.label = parsed.label
+            result.attempts = response.attempts
+            if parsed.label != expected:
+                result.problems.append(f"call {index}: label {parsed.label}, expected {expected}")
     result.latency_ms = (time.perf_counter() - started) * 1000.0
     return result
+
+
+def judge(results: list[CallResult], stats: ServerStats) -> None:
+    """Matches every call's attempts to the server's log; adds what no fault explains."""
+    from ashford_llm.testing.fake_server.evidence import index_records, unexplained
+
+    index = index_records(stats.records)
+    for result in results:
+        if result.trace is None:
+            continue
+        logged = index.get(result.trace.call_id, {})
+        for number in range(1, result.trace.attempt + 1):
+            records = logged.get(number, [])
+            result.faults.append(str(records[0].fault or "-") if len(records) == 1 else "?")
+        result.problems += unexplained(result.trace, index)
+        if result.trace.attempt != result.attempts:
+            result.problems.append(
+                f"call {result.index}: Retry reports {result.attempts} attempts, "
+                f"its hook saw {result.trace.attempt}"
+            )
 
 
 async def _call(
@@ -185,12 +220,20 @@ async def _call(
     return final
 
 
-async def run(args: argparse.Namespace) -> int:
-    """Runs the main job; returns 0 when every call ended as expected, else 1."""
+async def run(
+    args: argparse.Namespace, *, provider_factory: ProviderFactory = provider_from_config
+) -> int:
+    """Runs the main job; returns 0 when every call ended as expected, else 1.
+
+    `provider_factory` builds each vendor's provider (default: the real one for the vendor);
+    it is the seam through which tests prove that a broken provider fails the run.
+    """
+    import httpx
     from rich.console import Console
     from rich.progress import Progress
 
     from ashford_llm.testing.fake_server import FakeProviderServer, classify_email
+    from ashford_llm.testing.fake_server.evidence import tag_attempt
 
     if not 0 <= args.fault_rate <= 1 or args.concurrency < 1 or args.calls < 1:
         raise ValueError("--fault-rate must be within [0, 1], --calls and --concurrency >= 1")
@@ -209,9 +252,19 @@ async def run(args: argparse.Namespace) -> int:
         chunk_delay=0.002,
     )
     started = time.perf_counter()
-    async with server.run() as running:
+    http_client = httpx.AsyncClient(
+        event_hooks={"request": [tag_attempt]}, limits=DEFAULT_LIMITS, timeout=DEFAULT_TIMEOUT
+    )
+    async with server.run() as running, http_client:
         stacks = {
-            vendor: build_stack(vendor, running, tracer_provider, meter_provider)
+            vendor: build_stack(
+                vendor,
+                running,
+                tracer_provider,
+                meter_provider,
+                http_client=http_client,
+                provider_factory=provider_factory,
+            )
             for vendor in MODELS
         }
         vendors = list(MODELS)
@@ -237,5 +290,7 @@ async def run(args: argparse.Namespace) -> int:
     meter_provider.force_flush()
     tracer_provider.shutdown()
     meter_provider.shutdown()
-    print_report(console, results, server.stats, spans.get_finished_spans(), elapsed)
+    stats = server.stats
+    judge(results, stats)
+    print_report(console, results, stats, spans.get_finished_spans(), elapsed)
     return 1 if any(result.unexpected for result in results) else 0

@@ -1,8 +1,17 @@
+from collections.abc import AsyncIterator
+from typing import Any
+
 import msgspec
 import pytest
 
 import ashford_llm.testing.fake_server as fake_server
-from ashford_llm.cli import main
+from ashford_llm.cli import build_parser, demo, main
+from ashford_llm.config import ModelConfig
+from ashford_llm.errors import ResponseDecodeError
+from ashford_llm.middleware import Middleware
+from ashford_llm.protocol import LLMProvider
+from ashford_llm.providers.registry import provider_from_config
+from ashford_llm.types import CompletionRequest, StreamEvent
 
 
 def test_demo_classifies_through_faults_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
@@ -15,7 +24,8 @@ def test_demo_classifies_through_faults_and_exits_0(capsys: pytest.CaptureFixtur
     assert "complete" in out
     assert "unexpected       0" in out
     assert "24 'chat' spans" in out
-    assert "OK: every call succeeded or ended in an expected typed error" in out
+    assert "OK: every call succeeded or ended in a typed error, and every" in out
+    assert "unexplained" not in out
 
 
 def test_demo_with_no_faults_needs_no_retries(capsys: pytest.CaptureFixture[str]) -> None:
@@ -37,6 +47,40 @@ def test_demo_exits_1_when_a_call_ends_unexpectedly(
     assert main(["demo", "--calls", "6", "--fault-rate", "0"]) == 1
     out = capsys.readouterr().out
     assert "(expected billing)" in out
+    assert "unexplained: call 1: label spam, expected billing" in out
+    assert "succeeded        1 " in out  # only call 4 (spam) has the right label
+    assert "FAILED" in out
+
+
+class UndecodableStreams(Middleware):
+    """A provider bug: every stream reads the whole answer, then raises ResponseDecodeError."""
+
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
+        async for _ in self.inner.stream(request):
+            pass
+        raise ResponseDecodeError("cannot decode the stream", provider=self.name)
+        yield  # pragma: no cover - makes this an async generator
+
+
+def undecodable_streams(config: ModelConfig, **options: Any) -> LLMProvider:
+    return UndecodableStreams(provider_from_config(config, **options))
+
+
+async def test_demo_exits_1_and_names_errors_no_fault_explains(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = build_parser().parse_args(["demo", "--calls", "6", "--fault-rate", "0"])
+
+    assert await demo.run(args, provider_factory=undecodable_streams) == 1
+
+    out = capsys.readouterr().out
+    for call in (3, 4, 5):  # the streamed calls
+        for attempt in range(1, 6):  # Retry retried each ResponseDecodeError four times
+            problem = f"call {call} attempt {attempt}: ResponseDecodeError, but the server"
+            assert f"unexplained: {problem} injected no fault" in out
+    assert "succeeded        3 " in out
+    assert "typed failures   0 " in out
+    assert "unexpected       3" in out
     assert "FAILED" in out
 
 

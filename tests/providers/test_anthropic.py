@@ -353,6 +353,49 @@ async def test_structured_outputs_option_overrides_model_detection() -> None:
     assert "output_config" in sent(route, 1)
 
 
+@pytest.mark.parametrize(
+    ("model", "native"),
+    [
+        # Dated ids: the date must not be read as a minor version.
+        ("claude-3-5-haiku-20241022", False),
+        ("claude-3-7-sonnet-20250219", False),
+        ("claude-sonnet-4-20250514", False),
+        ("claude-opus-4-20250514", False),
+        ("claude-opus-4-1-20250805", False),  # structured outputs were only a beta there
+        ("claude-sonnet-4-5-20250929", True),
+        ("claude-haiku-4-5-20251001", True),
+        ("claude-opus-4-5-20251101", True),
+        # Aliases.
+        ("claude-3-5-haiku-latest", False),
+        ("claude-2.1", False),
+        ("claude-instant-1.2", False),
+        ("claude-sonnet-4-0", False),
+        ("claude-opus-4-1", False),
+        ("claude-haiku-4-5", True),
+        ("claude-sonnet-4-6", True),
+        ("claude-opus-5", True),
+        # No Claude version in the name (a gateway's alias): taken as current.
+        ("house-model", True),
+    ],
+)
+def test_structured_outputs_are_detected_from_alias_and_dated_model_ids(
+    model: str, native: bool
+) -> None:
+    assert provider(config=ModelConfig("anthropic", model)).structured_outputs is native
+
+
+@respx.mock
+async def test_a_dated_model_before_structured_outputs_gets_the_schema_as_an_instruction() -> None:
+    route = respx.post(URL).mock(side_effect=answer_paris)
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    request = CompletionRequest([ChatMessage.user("x")], json_schema=schema)
+    for model in ("claude-opus-4-1-20250805", "claude-sonnet-4-5-20250929"):
+        await provider(config=ModelConfig("anthropic", model)).complete(request)
+    assert "output_config" not in sent(route, 0)
+    assert "single valid JSON object" in sent(route, 0)["system"]
+    assert sent(route, 1)["output_config"]["format"]["type"] == "json_schema"
+
+
 async def test_only_system_messages_are_rejected_before_sending() -> None:
     with respx.mock(assert_all_called=False) as router:
         route = router.post(URL).mock(side_effect=answer_paris)

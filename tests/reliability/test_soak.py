@@ -12,12 +12,18 @@ import sys
 from collections import Counter
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
-from ashford_llm.errors import ServerError
+from ashford_llm.config import ModelConfig
+from ashford_llm.errors import ResponseDecodeError, ServerError
+from ashford_llm.middleware import Middleware
+from ashford_llm.protocol import LLMProvider
+from ashford_llm.providers.registry import provider_from_config
 from ashford_llm.testing import MockProvider, MockStream
 from ashford_llm.testing.fake_server import Fault, ServedRecord
+from ashford_llm.types import CompletionRequest, CompletionResponse
 
 SOAK_PATH = Path(__file__).resolve().parents[2] / "benchmarks" / "soak.py"
 
@@ -41,6 +47,8 @@ async def test_soak_of_1000_calls_ends_each_call_exact_or_typed_and_leaves_nothi
     report = await soak.run_soak(SETTINGS)
 
     assert report.violations == []
+    assert report.unexplained == 0
+    assert report.failed_attempts == report.retries + sum(report.failures.values()) > 0
     assert report.calls == 1000
     assert report.successes + sum(report.failures.values()) == 1000
     assert report.server_requests == report.attempts == 1000 + report.retries
@@ -145,3 +153,51 @@ def test_soak_command_writes_its_figures_as_json(tmp_path: Path) -> None:
     assert document["calls"] == 30
     assert document["violations"] == []
     assert document["server_requests"] == document["attempts"]
+
+
+class UndecodableAnswers(Middleware):
+    """A provider bug: every plain answer arrives whole, then raises ResponseDecodeError."""
+
+    async def complete(self, request: CompletionRequest) -> CompletionResponse:
+        await self.inner.complete(request)
+        raise ResponseDecodeError("cannot decode the answer", provider=self.name)
+
+
+def undecodable_answers(config: ModelConfig, **options: Any) -> LLMProvider:
+    return UndecodableAnswers(provider_from_config(config, **options))
+
+
+@pytest.mark.timeout(120)
+async def test_soak_names_every_failure_no_injected_fault_explains() -> None:
+    settings = soak.Settings(calls=12, seed=7, fault_rate=0.0)
+
+    report = await soak.run_soak(settings, provider_factory=undecodable_answers)
+
+    plain_calls = (0, 1, 2, 6, 7, 8)  # the others stream, which the bug leaves alone
+    expected = [
+        f"call {call} attempt {attempt}: ResponseDecodeError, but the server injected no fault "
+        "(cannot decode the answer)"
+        for call in plain_calls
+        for attempt in range(1, soak.MAX_RETRIES + 2)
+    ]
+    assert sorted(problem for problem in report.violations if "injected" in problem) == sorted(
+        expected
+    )
+    assert report.unexplained == len(expected)
+    assert report.faults == {}
+
+
+@pytest.mark.timeout(120)
+def test_soak_command_exits_1_when_a_failure_is_unexplained(tmp_path: Path) -> None:
+    out = tmp_path / "soak.json"
+
+    code = soak.main(
+        ["--calls", "3", "--fault-rate", "0", "--out", str(out)],
+        provider_factory=undecodable_answers,
+    )
+
+    assert code == 1
+    violations = json.loads(out.read_text())["violations"]
+    assert "call 0 attempt 1: ResponseDecodeError, but the server injected no fault (" in (
+        "".join(violations)
+    )

@@ -4,17 +4,20 @@ System messages go to the top-level `system` field, joined by blank lines; conse
 of one role are sent as one turn of text blocks, as the API documents it merges them anyway.
 
 JSON output: a `json_schema` uses native structured outputs (`output_config.format`); objects in
-the schema that leave `additionalProperties` unset get `false`, which Anthropic requires. Models
-older than structured outputs (Claude 3.x, Sonnet 4.0, Opus 4.0) get the schema as a system
-instruction instead. Plain `json_mode` is always a system instruction: Anthropic has no
-schema-free JSON mode (an open object schema is rejected), and assistant prefill is rejected by
-Claude 4.6 and later, so this provider never prefills.
+the schema that leave `additionalProperties` unset get `false`, which Anthropic requires. Native
+structured outputs are generally available from Claude 4.5 on; older models (Claude 2 and 3.x,
+Sonnet 4.0, Opus 4.0 and 4.1, whose support was a beta with another request shape), named by
+alias or dated id, get the schema as a system instruction instead. Plain `json_mode` is always
+a system instruction: Anthropic has no schema-free JSON mode (an open object schema is
+rejected), and assistant prefill is rejected by Claude 4.6 and later, so this provider never
+prefills.
 
 `AnthropicDialect` writes requests; answers are read in `decode`, errors in `errors`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
@@ -42,16 +45,23 @@ _JSON_INSTRUCTION = (
     "Respond with a single valid JSON object and nothing else: no text before or after it "
     "and no Markdown code fences."
 )
-# Model families released before structured outputs; they get the schema as an instruction.
-_NO_STRUCTURED_OUTPUTS = (
-    "claude-2",
-    "claude-instant",
-    "claude-3",
-    "claude-sonnet-4-0",
-    "claude-sonnet-4-2",
-    "claude-opus-4-0",
-    "claude-opus-4-2",
-)
+# The version in a Claude model id, alias or dated: claude-3-5-haiku-20241022 is 3.5,
+# claude-sonnet-4-20250514 is 4 (the date is not a minor version), claude-opus-4-1 is 4.1.
+_CLAUDE_VERSION = re.compile(r"claude-(?:[a-z]+-)?(\d+)(?:[.-](\d{1,2})(?![0-9]))?")
+# The first version with generally available structured outputs (`output_config.format`).
+_STRUCTURED_OUTPUTS_SINCE = (4, 5)
+
+
+def _supports_structured_outputs(model: str) -> bool:
+    """Tells whether a Claude model takes native structured outputs (Claude 4.5 and later).
+
+    An id that names no Claude version (a proxy's own model name) is taken as current.
+    """
+    match = _CLAUDE_VERSION.match(model)
+    if match is None:
+        return True
+    version = (int(match.group(1)), int(match.group(2) or 0))
+    return version >= _STRUCTURED_OUTPUTS_SINCE
 
 
 def _closed_schema(schema: Any) -> Any:
@@ -117,7 +127,7 @@ class AnthropicDialect:
         self.auth_header = auth_header
         self.api_version = api_version
         self.structured_outputs = (
-            not config.model.startswith(_NO_STRUCTURED_OUTPUTS)
+            _supports_structured_outputs(config.model)
             if structured_outputs is None
             else structured_outputs
         )

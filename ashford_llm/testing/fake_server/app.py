@@ -7,7 +7,7 @@ import itertools
 import threading
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import httpx
 from starlette.requests import ClientDisconnect, Request
@@ -24,6 +24,7 @@ from ashford_llm.testing.fake_server.answers import (
     make_answer,
 )
 from ashford_llm.testing.fake_server.faults import (
+    ATTEMPT_HEADER,
     Fault,
     FaultPlan,
     ServedRecord,
@@ -56,6 +57,14 @@ _HTML = (
 )
 
 
+class _Seen(NamedTuple):
+    """Who a request was for and how the client and server named it, for its record."""
+
+    vendor: str
+    attempt: str | None
+    request_id: str
+
+
 class _DropConnection(Exception):
     """Raised by a handler to close the connection without any response."""
 
@@ -70,17 +79,19 @@ def base_url(root: str, vendor: str) -> str:
 class FakeProviderServer:
     """An ASGI app speaking the three vendors' wire formats, with scripted or seeded faults.
 
-    `api_key` is the accepted key (None accepts any non-empty key); `answer` turns each request
-    into text (default `echo`); `script`, `fault_rate`, `faults` and `seed` make the FaultPlan.
-    `retry_after` is the wait a rate-limit fault asks for, `slow_seconds` the delay before a slow
-    first byte, `stall_seconds` the pause inside a stalled stream, `chunk_delay` the pause
-    between stream chunks. The server itself is the ASGI app (`server.app is server`).
+    `api_key` is the one key accepted; the default None accepts any non-empty key, as
+    `ashford-llm fake-server` does (a request without a key still gets the vendor's 401/403).
+    `answer` turns each request into text (default `echo`); `script`, `fault_rate`, `faults`
+    and `seed` make the FaultPlan. `retry_after` is the wait a rate-limit fault asks for,
+    `slow_seconds` the delay before a slow first byte, `stall_seconds` the pause inside a
+    stalled stream, `chunk_delay` the pause between stream chunks. The server itself is the
+    ASGI app (`server.app is server`).
     """
 
     def __init__(
         self,
         *,
-        api_key: str | None = "test-key",
+        api_key: str | None = None,
         answer: AnswerFunction = echo,
         script: Iterable[Fault | str | None] = (),
         fault_rate: float = 0.0,
@@ -186,15 +197,23 @@ class FakeProviderServer:
         with self._ids_lock:
             return f"fake{next(self._ids):08d}"
 
-    def _record(self, parsed: AnswerRequest | None, vendor: str, **fields: Any) -> None:
+    def _record(self, parsed: AnswerRequest | None, seen: _Seen, **fields: Any) -> None:
         model = parsed.model if parsed else ""
         stream = parsed.stream if parsed else False
-        self._counter.add(ServedRecord(vendor=vendor, model=model, stream=stream, **fields))
+        record = ServedRecord(
+            vendor=seen.vendor,
+            model=model,
+            stream=stream,
+            attempt=seen.attempt,
+            request_id=seen.request_id,
+            **fields,
+        )
+        self._counter.add(record)
 
     def _reply(
-        self, reply: Reply, vendor: str, parsed: AnswerRequest | None, fault: Fault | None
+        self, reply: Reply, seen: _Seen, parsed: AnswerRequest | None, fault: Fault | None
     ) -> Response:
-        self._record(parsed, vendor, fault=fault, status=reply.status, text="", ok=False)
+        self._record(parsed, seen, fault=fault, status=reply.status, text="", ok=False)
         headers = {**reply.headers, "content-type": reply.content_type}
         return Response(reply.body, status_code=reply.status, headers=headers)
 
@@ -203,31 +222,34 @@ class FakeProviderServer:
     ) -> Response:
         response_id = self._next_id()
         request_id = f"req_{response_id}"
+        seen = _Seen(fmt.name, request.headers.get(ATTEMPT_HEADER), request_id)
         denied = fmt.authenticate(request.headers, request.query_params, self._api_key)
         if denied is not None:
-            return self._reply(denied, fmt.name, None, None)
+            return self._reply(denied, seen, None, None)
         try:
             parsed = fmt.parse(await request.body(), model=model, stream=stream)
         except ClientDisconnect:
             # The client gave up before its body arrived (e.g. its timeout passed while the
             # request was queued): count it as nginx would (499), with nobody left to answer.
-            self._record(None, fmt.name, fault=None, status=499, text="", ok=False)
+            self._record(None, seen, fault=None, status=499, text="", ok=False)
             return Response(status_code=499)
         except BadRequest as exc:
-            return self._reply(fmt.bad_request(str(exc), request_id), fmt.name, None, None)
+            return self._reply(fmt.bad_request(str(exc), request_id), seen, None, None)
         fault = self._plan.next(stream=parsed.stream)
         answer = make_answer(parsed, self._answer, self._cache)
         if fault is Fault.dropped_connection:
-            self._record(parsed, fmt.name, fault=fault, status=0, text="", ok=False)
+            self._record(
+                parsed, _Seen(fmt.name, seen.attempt, ""), fault=fault, status=0, text="", ok=False
+            )
             raise _DropConnection
         if fault in _STATUS_FAULTS:
             error = fmt.error(
                 fault, model=parsed.model, request_id=request_id, retry_after=self._retry_after
             )
-            return self._reply(error, fmt.name, parsed, fault)
+            return self._reply(error, seen, parsed, fault)
         if fault is Fault.html_error:
             html = Reply(status=502, body=_HTML, content_type="text/html")
-            return self._reply(html, fmt.name, parsed, fault)
+            return self._reply(html, seen, parsed, fault)
         if fault is Fault.slow_first_byte:
             await asyncio.sleep(self._slow_seconds)
         headers = fmt.headers(request_id)
@@ -237,12 +259,12 @@ class FakeProviderServer:
             if not ok:
                 body = body[: len(body) // 2]
             self._record(
-                parsed, fmt.name, fault=fault, status=200, text=answer.text if ok else "", ok=ok
+                parsed, seen, fault=fault, status=200, text=answer.text if ok else "", ok=ok
             )
             headers["content-type"] = "application/json"
             return Response(body, status_code=200, headers=headers)
         plan = fmt.stream(answer, parsed, response_id)
-        frames = self._frames(fmt, plan, answer, parsed, fault)
+        frames = self._frames(fmt, plan, answer, parsed, fault, seen)
         headers |= {"content-type": plan.content_type, "cache-control": "no-cache"}
         return StreamingResponse(frames, status_code=200, headers=headers)
 
@@ -253,6 +275,7 @@ class FakeProviderServer:
         answer: Answer,
         parsed: AnswerRequest,
         fault: Fault | None,
+        seen: _Seen,
     ) -> AsyncIterator[bytes]:
         """Yields the stream's frames, shaped by the fault; records what went out."""
         sent: list[str] = []
@@ -270,4 +293,4 @@ class FakeProviderServer:
                 yield frame
             complete = fault not in BROKEN_STREAM
         finally:
-            self._record(parsed, fmt.name, fault=fault, status=200, text="".join(sent), ok=complete)
+            self._record(parsed, seen, fault=fault, status=200, text="".join(sent), ok=complete)

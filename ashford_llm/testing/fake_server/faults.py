@@ -10,7 +10,23 @@ from collections.abc import Iterable, Mapping
 
 import msgspec
 
-__all__ = ["STREAM_ONLY", "Fault", "FaultPlan", "ServedRecord", "ServerStats", "StatsCounter"]
+__all__ = [
+    "ATTEMPT_HEADER",
+    "STREAM_ONLY",
+    "Fault",
+    "FaultPlan",
+    "ServedRecord",
+    "ServerStats",
+    "StatsCounter",
+]
+
+ATTEMPT_HEADER = "x-ashford-attempt"
+"""The request header a client may set to name its attempt; the server records its value.
+
+The value is opaque to the server. The demo and the soak send `<call id>/<attempt number>`
+(see `evidence.py`), so each failed attempt can be matched to the fault injected into it, even
+when the server dropped the connection and sent no response (and so no request id).
+"""
 
 
 class Fault(enum.StrEnum):
@@ -84,7 +100,10 @@ class ServedRecord(msgspec.Struct, frozen=True, kw_only=True):
     """One request the server answered: what it asked for, which fault, what text went out.
 
     `text` is the answer text sent (partial for a cut or broken stream, "" for an error reply);
-    `ok` is True when a complete, successful answer was sent.
+    `ok` is True when a complete, successful answer was sent. `attempt` is the value of the
+    request's `x-ashford-attempt` header (None when it had none); `request_id` is the id the
+    server gave the request, as its vendor's request-id header carries it ("" for a dropped
+    connection, which sends nothing).
     """
 
     vendor: str
@@ -94,6 +113,8 @@ class ServedRecord(msgspec.Struct, frozen=True, kw_only=True):
     status: int
     text: str
     ok: bool
+    attempt: str | None = None
+    request_id: str = ""
 
 
 class ServerStats(msgspec.Struct, frozen=True, kw_only=True):

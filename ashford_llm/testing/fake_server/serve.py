@@ -17,6 +17,9 @@ __all__ = ["RunningServer", "run", "serve"]
 
 _START_TIMEOUT = 10.0
 _STOP_TIMEOUT = 5.0
+# Longer than any client's idle-connection expiry (ours is 30 s): a server that closes an idle
+# connection first races the client reusing it, and the request dies unseen (nginx uses 75 s).
+KEEP_ALIVE_S = 75
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ async def run(
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=1,
+        timeout_keep_alive=KEEP_ALIVE_S,
     )
     uvicorn_server = uvicorn.Server(config)
     task = asyncio.create_task(uvicorn_server.serve(), name="fake-provider-server")
@@ -97,4 +101,11 @@ def serve(
     from ashford_llm.testing.fake_server.app import FakeProviderServer
 
     server = FakeProviderServer(api_key=api_key, fault_rate=fault_rate, faults=faults, seed=seed)
-    uvicorn.run(server, host=host, port=port, lifespan="off", log_level=log_level)
+    uvicorn.run(
+        server,
+        host=host,
+        port=port,
+        lifespan="off",
+        log_level=log_level,
+        timeout_keep_alive=KEEP_ALIVE_S,
+    )
