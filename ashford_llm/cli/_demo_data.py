@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import msgspec
+
+if TYPE_CHECKING:
+    from ashford_llm.testing.fake_server import AnswerRequest
 
 Label: TypeAlias = Literal["billing", "support", "sales", "spam", "other"]
 
@@ -105,3 +108,27 @@ RECEIPT_PNG = _png(16, 16)
 INVOICE_PDF = _pdf("Invoice 2026-031: 2 x Pro plan")
 ATTACHMENT_EVERY = 5
 """Every fifth e-mail carries an attachment, alternately a receipt image and an invoice PDF."""
+
+
+_LABEL_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("spam", ("winner", "lottery", "free money", "click here", "prize")),
+    ("billing", ("invoice", "refund", "charge", "billing", "payment", "receipt")),
+    ("support", ("error", "broken", "crash", "help", "bug", "cannot", "can't")),
+    ("sales", ("pricing", "quote", "demo", "purchase", "buy", "discount")),
+)
+
+
+def classify_email(request: AnswerRequest) -> str:
+    """The fake server's answer for the demo: a JSON label for the last user message.
+
+    The label (billing, support, sales, spam, other) comes from keywords, with confidence 0.9
+    on a keyword hit, else 0.5. Written with spaces, as models write JSON, so a stream of it
+    has several chunks.
+    """
+    text = request.last_user_text.lower()
+    label, confidence = "other", 0.5
+    for candidate, keywords in _LABEL_KEYWORDS:
+        if any(keyword in text for keyword in keywords):
+            label, confidence = candidate, 0.9
+            break
+    return f'{{"label": {msgspec.json.encode(label).decode()}, "confidence": {confidence}}}'

@@ -22,7 +22,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ashford_llm.builder import ClientBuilder
-from ashford_llm.cli._demo_data import INBOX, SYSTEM_PROMPT, EmailLabel
+from ashford_llm.cli._demo_data import INBOX, SYSTEM_PROMPT, EmailLabel, classify_email
 from ashford_llm.cli._demo_report import CallResult, print_report
 from ashford_llm.config import ModelConfig
 from ashford_llm.errors import LLMError
@@ -232,7 +232,7 @@ async def run(
     from rich.console import Console
     from rich.progress import Progress
 
-    from ashford_llm.testing.fake_server import FakeProviderServer, classify_email
+    from ashford_llm.testing.fake_server import FakeProviderServer
     from ashford_llm.testing.fake_server.evidence import tag_attempt
 
     if not 0 <= args.fault_rate <= 1 or args.concurrency < 1 or args.calls < 1:

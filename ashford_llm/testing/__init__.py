@@ -21,7 +21,6 @@ if TYPE_CHECKING:
         ServedRecord,
         ServerStats,
         canned,
-        classify_email,
         echo,
     )
 
@@ -33,7 +32,6 @@ _LAZY = dict.fromkeys(
         "ServedRecord",
         "ServerStats",
         "canned",
-        "classify_email",
         "echo",
     ),
     "ashford_llm.testing.fake_server",
@@ -52,7 +50,6 @@ __all__ = [
     "ServedRecord",
     "ServerStats",
     "canned",
-    "classify_email",
     "echo",
 ]
 

@@ -43,7 +43,7 @@ def wrong_label(request: fake_server.AnswerRequest) -> str:
 def test_demo_exits_1_when_a_call_ends_unexpectedly(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(fake_server, "classify_email", wrong_label)
+    monkeypatch.setattr(demo, "classify_email", wrong_label)
     assert main(["demo", "--calls", "6", "--fault-rate", "0"]) == 1
     out = capsys.readouterr().out
     assert "(expected billing)" in out

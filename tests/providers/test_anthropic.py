@@ -381,7 +381,7 @@ async def test_structured_outputs_option_overrides_model_detection() -> None:
 def test_structured_outputs_are_detected_from_alias_and_dated_model_ids(
     model: str, native: bool
 ) -> None:
-    assert provider(config=ModelConfig("anthropic", model)).structured_outputs is native
+    assert provider(config=ModelConfig("anthropic", model)).dialect.structured_outputs is native
 
 
 @respx.mock

@@ -9,7 +9,6 @@ from ashford_llm.testing.fake_server.answers import (
     AnswerFunction,
     AnswerRequest,
     canned,
-    classify_email,
     echo,
 )
 from ashford_llm.testing.fake_server.app import FakeProviderServer
@@ -33,7 +32,6 @@ __all__ = [
     "ServedRecord",
     "ServerStats",
     "canned",
-    "classify_email",
     "echo",
     "serve",
 ]

@@ -15,7 +15,6 @@ __all__ = [
     "AnswerRequest",
     "PromptCache",
     "canned",
-    "classify_email",
     "count_tokens",
     "echo",
     "make_answer",
@@ -156,26 +155,3 @@ def canned(text: str) -> AnswerFunction:
         return text
 
     return answer
-
-
-_LABEL_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("spam", ("winner", "lottery", "free money", "click here", "prize")),
-    ("billing", ("invoice", "refund", "charge", "billing", "payment", "receipt")),
-    ("support", ("error", "broken", "crash", "help", "bug", "cannot", "can't")),
-    ("sales", ("pricing", "quote", "demo", "purchase", "buy", "discount")),
-)
-
-
-def classify_email(request: AnswerRequest) -> str:
-    """Answers a JSON classification of the last user message, picked from keywords.
-
-    Labels: billing, support, sales, spam, other; confidence 0.9 on a keyword hit, else 0.5.
-    Written with spaces, as models write JSON, so a stream of it has several chunks.
-    """
-    text = request.last_user_text.lower()
-    label, confidence = "other", 0.5
-    for candidate, keywords in _LABEL_KEYWORDS:
-        if any(keyword in text for keyword in keywords):
-            label, confidence = candidate, 0.9
-            break
-    return f'{{"label": {msgspec.json.encode(label).decode()}, "confidence": {confidence}}}'

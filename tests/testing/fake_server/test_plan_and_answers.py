@@ -5,7 +5,8 @@ from collections.abc import Callable
 
 import pytest
 
-from ashford_llm.testing import AnswerRequest, FakeProviderServer, Fault, classify_email, echo
+from ashford_llm.cli._demo_data import classify_email
+from ashford_llm.testing import AnswerRequest, FakeProviderServer, Fault, echo
 from ashford_llm.testing.fake_server.answers import make_answer, split_words
 from ashford_llm.testing.fake_server.faults import STREAM_ONLY, FaultPlan
 from tests.testing.fake_server.conftest import OpenClient

@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from ashford_llm.testing import AnswerRequest, FakeProviderServer, canned, classify_email
+from ashford_llm.cli._demo_data import classify_email
+from ashford_llm.testing import AnswerRequest, FakeProviderServer, canned
 from tests.testing.fake_server.conftest import OpenClient
 from tests.testing.fake_server.helpers import (
     MODELS,
