@@ -23,6 +23,13 @@ from ashford_llm.errors import InvalidRequestError
 from ashford_llm.providers import AnthropicProvider
 from ashford_llm.providers.anthropic import AnthropicDialect
 from ashford_llm.providers.anthropic.content import MAX_IMAGE_BASE64
+from ashford_llm.testing import FakeProviderServer
+from ashford_llm.testing.fake_server.answers import (
+    ATTACHMENT_TOKENS,
+    AnswerRequest,
+    canned,
+    count_tokens,
+)
 
 URL = "https://api.anthropic.com/v1/messages"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
@@ -49,6 +56,21 @@ def body_of(
         dialect.encode(CompletionRequest(list(messages), **options), stream=False)
     )
     return body
+
+
+def fake_provider(
+    server: FakeProviderServer,
+    client: httpx.AsyncClient,
+    *,
+    model: str = "claude-sonnet-4-6",
+    max_tokens: int = 1024,
+) -> AnthropicProvider:
+    return AnthropicProvider(
+        ModelConfig("anthropic", model, max_output_tokens=max_tokens),
+        api_key="test-key",
+        base_url=server.base_url("anthropic"),
+        http_client=client,
+    )
 
 
 def refused(*messages: ChatMessage, model: str = "claude-sonnet-4-6", **options: Any) -> str:
@@ -633,3 +655,163 @@ async def test_stream_usage_keeps_cache_reads_and_writes() -> None:
         60,
         40,
     )
+
+
+# --- against the fake server ---------------------------------------------------------------
+
+
+def attachments_answer(request: AnswerRequest) -> str:
+    return " ".join(request.attachments) or "none"
+
+
+async def test_the_fake_server_reads_an_image_and_a_pdf_sent_by_the_provider() -> None:
+    server = FakeProviderServer(answer=attachments_answer)
+    request = CompletionRequest(
+        [ChatMessage.user("Classify this", ImagePart(data=PNG), DocumentPart(data=PDF))]
+    )
+    async with httpx.AsyncClient(transport=server.transport()) as client:
+        provider = fake_provider(server, client)
+        response = await provider.complete(request)
+        events = [event async for event in provider.stream(request)]
+    assert response.content == "image/png application/pdf"
+    assert response.input_tokens == 2 + 2 * ATTACHMENT_TOKENS
+    assert events[-1].response.content == response.content
+
+
+async def test_the_fake_server_reports_a_cache_write_then_reads_on_a_repeated_prefix() -> None:
+    server = FakeProviderServer(answer=canned("ok"))
+    rules = "Label the e-mail as billing, support, sales or spam. " * 5
+    async with httpx.AsyncClient(transport=server.transport()) as client:
+        provider = fake_provider(server, client)
+        responses = [
+            await provider.complete(
+                CompletionRequest(
+                    [ChatMessage.system(rules, CachePoint()), ChatMessage.user(f"Mail {n}")]
+                )
+            )
+            for n in range(2)
+        ]
+    cached = count_tokens(rules)
+    assert [(r.cache_write_tokens, r.cached_input_tokens) for r in responses] == [
+        (cached, 0),
+        (0, cached),
+    ]
+    assert {r.input_tokens for r in responses} == {cached + 2}
+
+
+async def test_the_fake_server_thinks_aloud_and_takes_its_thinking_back() -> None:
+    server = FakeProviderServer(answer=canned("Paris"))
+    thinking = ReasoningConfig(effort="low", include_text=True)
+    request = CompletionRequest([ChatMessage.user("Capital of France?")], reasoning=thinking)
+    async with httpx.AsyncClient(transport=server.transport()) as client:
+        provider = fake_provider(server, client, model="claude-sonnet-4-5", max_tokens=2048)
+        response = await provider.complete(request)
+        events = [event async for event in provider.stream(request)]
+        follow_up = CompletionRequest(
+            [
+                *request.messages,
+                ChatMessage.assistant(*response.parts),
+                ChatMessage.user("And of Spain?"),
+            ],
+            reasoning=thinking,
+        )
+        again = await provider.complete(follow_up)
+    assert response.reasoning_text == "The request asks about: Capital of France?"
+    assert isinstance(response.parts[0], ReasoningPart)
+    assert response.parts[0].signature
+    assert response.parts[1:] == (TextPart("Paris"),)
+    assert response.reasoning_tokens == 7
+    assert response.output_tokens == 8
+    thoughts = "".join(e.text for e in events if type(e).__name__ == "ReasoningDelta")
+    assert thoughts == response.reasoning_text
+    assert events[-1].response.parts == response.parts
+    assert again.content == "Paris"
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "message"),
+    [
+        (
+            [{"type": "text", "text": "Hi"},
+             {"type": "image", "source": {"type": "base64", "media_type": "image/bmp",
+                                          "data": "Qk0="}}],
+            {},
+            "messages.0.content.1.image.source.base64.media_type: Input should be "
+            "'image/jpeg', 'image/png', 'image/gif' or 'image/webp'",
+        ),
+        (
+            [{"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                          "data": "A" * (MAX_IMAGE_BASE64 + 4)}}],
+            {},
+            "messages.0.content.0.image.source.base64: image exceeds 5 MB maximum: "
+            f"{MAX_IMAGE_BASE64 + 4} bytes > {MAX_IMAGE_BASE64} bytes",
+        ),
+        (
+            [{"type": "document", "source": {"type": "base64", "media_type": "text/html",
+                                             "data": "PGI+"}}],
+            {},
+            "messages.0.content.0.document.source.base64.media_type: Input should be "
+            "'application/pdf'",
+        ),
+        (
+            [{"type": "text", "text": str(n), "cache_control": {"type": "ephemeral"}}
+             for n in range(5)],
+            {},
+            "A maximum of 4 blocks with cache_control may be provided. Found 5.",
+        ),
+        (
+            [{"type": "image_url", "image_url": {"url": "https://example.test/a.png"}}],
+            {},
+            "messages.0.content.0: Input tag 'image_url' found using 'type' does not match",
+        ),
+        (
+            "Hi",
+            {"thinking": {"type": "enabled", "budget_tokens": 512}},
+            "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024",
+        ),
+        (
+            "Hi",
+            {"thinking": {"type": "enabled", "budget_tokens": 2048}},
+            "`max_tokens` must be greater than `thinking.budget_tokens`.",
+        ),
+        (
+            "Hi",
+            {"thinking": {"type": "adaptive"}, "temperature": 0},
+            "`temperature` may only be set to 1 when thinking is enabled or in adaptive mode.",
+        ),
+    ],
+    ids=["media-type", "image-size", "document-type", "five-breakpoints", "unknown-tag",
+         "small-budget", "budget-over-max", "temperature"],
+)  # fmt: skip
+async def test_the_fake_server_refuses_bad_blocks_with_anthropics_400(
+    content: Any, extra: dict[str, Any], message: str
+) -> None:
+    server = FakeProviderServer()
+    body = {
+        "model": "claude-test",
+        "max_tokens": 1024,
+        "messages": [{"role": "user", "content": content}],
+        **extra,
+    }
+    headers = {"x-api-key": "test-key", "anthropic-version": "2023-06-01"}
+    async with httpx.AsyncClient(
+        transport=server.transport(), base_url=server.base_url("anthropic")
+    ) as client:
+        response = await client.post("/v1/messages", json=body, headers=headers)
+    assert response.status_code == 400
+    error = response.json()
+    assert error["type"] == "error"
+    assert error["error"]["type"] == "invalid_request_error"
+    assert error["error"]["message"].startswith(message)
+
+
+async def test_the_fake_server_sends_no_thinking_text_when_it_is_omitted() -> None:
+    server = FakeProviderServer(answer=canned("Paris"))
+    request = CompletionRequest(
+        [ChatMessage.user("Capital?")], reasoning=ReasoningConfig(effort="low")
+    )
+    async with httpx.AsyncClient(transport=server.transport()) as client:
+        provider = fake_provider(server, client, model="claude-sonnet-4-5", max_tokens=2048)
+        response = await provider.complete(request)
+    assert response.parts == (TextPart("Paris"),)
+    assert response.reasoning_text is None
