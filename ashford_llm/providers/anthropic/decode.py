@@ -198,7 +198,13 @@ class AnthropicStreamDecoder:
             if delta is None:
                 return NO_DELTAS
             if delta.type == "text_delta":
-                return self._text(delta.text) if delta.text else NO_DELTAS
+                text = delta.text
+                if not text:
+                    return NO_DELTAS
+                if self._kind is not _TEXT:
+                    self._open(_TEXT)
+                self._texts.append(text)
+                return (TextDelta(text),)
             if delta.type == "thinking_delta":
                 return self._thought(delta.thinking) if delta.thinking else NO_DELTAS
             if delta.type == "signature_delta":
@@ -364,7 +370,9 @@ def parse_message(
         )
     blocks = message.content or ()
     content = "".join(block.text for block in blocks if block.type == "text" and block.text)
-    reasoned = any(block.type in _THINKING_BLOCKS for block in blocks)
+    reasoned = not (len(blocks) == 1 and blocks[0].type == "text") and any(
+        block.type in _THINKING_BLOCKS for block in blocks
+    )
     finish = _finish_reason(message.stop_reason)
     _require_text(content, finish, reasoned, provider=provider, request_id=request_id)
     parts: tuple[Part, ...] = ()
