@@ -50,7 +50,7 @@ class _Usage(msgspec.Struct):
     output_tokens_details: dict[str, Any] | None = None
 
 
-class _Block(msgspec.Struct):
+class _Block(msgspec.Struct, gc=False):
     type: str = ""
     text: str | None = None
     thinking: str | None = None
@@ -69,7 +69,7 @@ class _Message(msgspec.Struct):
     request_id: str | None = None
 
 
-class _Delta(msgspec.Struct):
+class _Delta(msgspec.Struct, gc=False):
     type: str | None = None
     text: str | None = None
     thinking: str | None = None
@@ -77,7 +77,7 @@ class _Delta(msgspec.Struct):
     stop_reason: str | None = None
 
 
-class _Event(msgspec.Struct):
+class _Event(msgspec.Struct, gc=False):
     type: str = ""
     message: _Message | None = None
     content_block: _Block | None = None
