@@ -5,8 +5,8 @@ then are mutated: JSON values replaced, keys dropped, nesting deepened, stream e
 repeated or reordered, bytes cut, inserted or flipped; statuses, content types and retry
 headers vary too. Each body is served by an `httpx.MockTransport`, so status handling, the
 401 refresh, SSE parsing and JSON decoding all run. The only allowed outcomes are a
-CompletionResponse with text, a stream of TextDeltas ending in one StreamEnd whose content is
-their concatenation, or an LLMError whose str() and repr() work. Anything else fails, and a
+CompletionResponse with text, a stream of TextDeltas (and ReasoningDeltas) ending in one
+StreamEnd whose content and reasoning text are their concatenations, or an LLMError whose str() and repr() work. Anything else fails, and a
 hang fails each example's own deadline.
 """
 
@@ -29,6 +29,7 @@ from ashford_llm import (
     CompletionRequest,
     CompletionResponse,
     LLMError,
+    ReasoningDelta,
     ResponseDecodeError,
     StreamEnd,
     TextDelta,
@@ -270,16 +271,20 @@ async def call(vendor: str, stream: bool, exchange: Exchange) -> CompletionRespo
             if not stream:
                 return await provider.complete(REQUEST)
             texts: list[str] = []
+            thoughts: list[str] = []
             ends: list[StreamEnd] = []
             async for event in provider.stream(REQUEST):
                 assert not ends, "an event after StreamEnd"
                 if isinstance(event, TextDelta):
                     texts.append(event.text)
+                elif isinstance(event, ReasoningDelta):
+                    thoughts.append(event.text)
                 else:
                     assert isinstance(event, StreamEnd), event
                     ends.append(event)
             assert len(ends) == 1, "a stream ended without StreamEnd"
             assert ends[0].response.content == "".join(texts)
+            assert (ends[0].response.reasoning_text or "") == "".join(thoughts)
             return ends[0].response
         except LLMError as error:
             return error
