@@ -8,7 +8,15 @@ import httpx
 import pytest
 import respx
 
-from ashford_llm import ChatMessage, CompletionRequest, ModelConfig, StreamEnd, TextDelta
+from ashford_llm import (
+    ChatMessage,
+    CompletionRequest,
+    ModelConfig,
+    ReasoningPart,
+    StreamEnd,
+    TextDelta,
+    TextPart,
+)
 from ashford_llm.errors import (
     AuthenticationError,
     ContentFilterError,
@@ -483,10 +491,19 @@ async def test_refusal_without_text_is_a_content_filter_error() -> None:
 
 @respx.mock
 async def test_an_answer_without_text_is_an_empty_response_error() -> None:
+    respx.post(URL).respond(200, json=message(blocks=[], stop_reason="end_turn"))
+    with pytest.raises(EmptyResponseError, match="no text") as caught:
+        await provider().complete(HELLO)
+    assert caught.value.retryable is False
+
+
+@respx.mock
+async def test_thinking_that_used_the_whole_budget_is_an_empty_response_error_saying_so() -> None:
     thinking_only = [{"type": "thinking", "thinking": "hmm", "signature": "s"}]
     respx.post(URL).respond(200, json=message(blocks=thinking_only, stop_reason="max_tokens"))
-    with pytest.raises(EmptyResponseError, match="length"):
+    with pytest.raises(EmptyResponseError, match=r"whole output budget.*on thinking") as caught:
         await provider().complete(HELLO)
+    assert caught.value.retryable is False
 
 
 @pytest.mark.parametrize(
@@ -539,7 +556,7 @@ async def test_stream_yields_deltas_then_one_end_with_merged_usage() -> None:
 
 
 @respx.mock
-async def test_stream_skips_thinking_and_signature_deltas() -> None:
+async def test_stream_yields_thinking_as_reasoning_deltas_and_skips_tool_json() -> None:
     events = stream_events("Answer")
     thinking = [
         ("content_block_delta", {"type": "content_block_delta", "delta": d})
@@ -549,9 +566,15 @@ async def test_stream_skips_thinking_and_signature_deltas() -> None:
             {"type": "input_json_delta", "partial_json": '{"a"'},
         )
     ]
-    respx.post(URL).mock(return_value=event_stream(sse(*events[:3], *thinking, *events[3:])))
-    texts = [e.text for e in await collect(provider()) if isinstance(e, TextDelta)]
-    assert texts == ["Answer"]
+    respx.post(URL).mock(return_value=event_stream(sse(*events[:2], *thinking, *events[2:])))
+    got = await collect(provider())
+    assert [type(e).__name__ for e in got] == ["ReasoningDelta", "TextDelta", "StreamEnd"]
+    response = got[-1].response
+    assert response.parts == (
+        ReasoningPart("secret reasoning", signature="abc", provider="anthropic"),
+        TextPart("Answer"),
+    )
+    assert response.reasoning_text == "secret reasoning"
 
 
 @respx.mock

@@ -6,8 +6,8 @@ repeated or reordered, bytes cut, inserted or flipped; statuses, content types a
 headers vary too. Each body is served by an `httpx.MockTransport`, so status handling, the
 401 refresh, SSE parsing and JSON decoding all run. The only allowed outcomes are a
 CompletionResponse with text, a stream of TextDeltas (and ReasoningDeltas) ending in one
-StreamEnd whose content (and reasoning text) is their concatenation, or an LLMError whose str()
-and repr() work. Anything else fails, and a hang fails each example's own deadline.
+StreamEnd whose content and reasoning text are their concatenations, or an LLMError whose
+str() and repr() work. Anything else fails, and a hang fails each example's own deadline.
 """
 
 from __future__ import annotations

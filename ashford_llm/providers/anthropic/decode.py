@@ -1,8 +1,12 @@
 """Reads the Anthropic Messages API's answers: Message bodies and stream events.
 
 Only the fields ashford_llm uses are decoded, all optional, so new vendor fields and nulls
-never break parsing. Usage is normalised: input counts cache writes and reads, output counts
-thinking. Error objects are read in `errors`.
+never break parsing. Text and thinking blocks become the answer's parts in order: a
+`thinking` block a ReasoningPart with its signature, a `redacted_thinking` block one with no
+text, its `data` as the signature and `redacted` set; tool blocks are skipped. Usage is
+normalised: input counts cache writes and reads, output counts thinking. An answer cut at
+max_tokens with thinking but no text is an EmptyResponseError that says so. Error objects are
+read in `errors`.
 """
 
 from __future__ import annotations
@@ -12,10 +16,19 @@ from typing import Any
 
 import msgspec
 
+from ashford_llm.errors import EmptyResponseError
 from ashford_llm.providers._http import DECODE_FAILURES, decode_json, require_text
 from ashford_llm.providers.anthropic.errors import ErrorDetail, error_from_detail
 from ashford_llm.providers.dialect import NO_DELTAS, Delta
-from ashford_llm.types import CompletionResponse, FinishReason, TextDelta
+from ashford_llm.types import (
+    CompletionResponse,
+    FinishReason,
+    Part,
+    ReasoningDelta,
+    ReasoningPart,
+    TextDelta,
+    TextPart,
+)
 
 __all__ = ["AnthropicStreamDecoder", "parse_message"]
 
@@ -37,9 +50,12 @@ class _Usage(msgspec.Struct):
     output_tokens_details: dict[str, Any] | None = None
 
 
-class _Block(msgspec.Struct):
+class _Block(msgspec.Struct, gc=False):
     type: str = ""
     text: str | None = None
+    thinking: str | None = None
+    signature: str | None = None
+    data: str | None = None
 
 
 class _Message(msgspec.Struct):
@@ -53,21 +69,26 @@ class _Message(msgspec.Struct):
     request_id: str | None = None
 
 
-class _Delta(msgspec.Struct):
+class _Delta(msgspec.Struct, gc=False):
     type: str | None = None
     text: str | None = None
+    thinking: str | None = None
+    signature: str | None = None
     stop_reason: str | None = None
 
 
-class _Event(msgspec.Struct):
+class _Event(msgspec.Struct, gc=False):
     type: str = ""
     message: _Message | None = None
+    content_block: _Block | None = None
     delta: _Delta | None = None
     usage: _Usage | None = None
     error: ErrorDetail | None = None
     request_id: str | None = None
 
 
+_TEXT, _THINKING, _REDACTED = "text", "thinking", "redacted"
+_THINKING_BLOCKS = frozenset(("thinking", "redacted_thinking"))
 _MESSAGE_DECODER = msgspec.json.Decoder(_Message)
 _EVENT_DECODER = msgspec.json.Decoder(_Event)
 
@@ -78,9 +99,26 @@ def _finish_reason(stop_reason: str | None) -> FinishReason:
 
 
 class AnthropicStreamDecoder:
-    """Reads Anthropic's named stream events: text deltas, usage, stop reason, errors."""
+    """Reads Anthropic's named stream events: text and thinking deltas, usage, stop, errors.
 
-    __slots__ = ("_parts", "_started", "_usage", "done", "model", "provider", "response_id", "stop")
+    Text and thinking pieces are kept in two lists; each content block records where its
+    pieces start, so the final parts are rebuilt in block order only when there was thinking.
+    """
+
+    __slots__ = (
+        "_blocks",
+        "_kind",
+        "_reasoning",
+        "_started",
+        "_texts",
+        "_thoughts",
+        "_usage",
+        "done",
+        "model",
+        "provider",
+        "response_id",
+        "stop",
+    )
 
     def __init__(self, model: str, provider: str) -> None:
         self.model = model
@@ -89,7 +127,12 @@ class AnthropicStreamDecoder:
         self.stop: str | None = None
         self.done = False
         self._started = False
-        self._parts: list[str] = []
+        self._texts: list[str] = []
+        self._thoughts: list[str] = []
+        # Each block as [kind, index of its first piece, signature]; kind of the open block.
+        self._blocks: list[list[Any]] = []
+        self._kind = ""
+        self._reasoning = False
         self._usage = _Usage()
 
     @property
@@ -118,8 +161,28 @@ class AnthropicStreamDecoder:
             if value is not None:
                 setattr(self._usage, field, value)
 
+    def _open(self, kind: str, signature: str | None = None) -> None:
+        """Starts a content block of `kind` ("text", "thinking" or "redacted")."""
+        self._kind = kind
+        start = len(self._texts) if kind == _TEXT else len(self._thoughts)
+        self._blocks.append([kind, start, signature])
+        if kind != _TEXT:
+            self._reasoning = True
+
+    def _text(self, text: str) -> Sequence[Delta]:
+        if self._kind != _TEXT:
+            self._open(_TEXT)
+        self._texts.append(text)
+        return (TextDelta(text),)
+
+    def _thought(self, text: str) -> Sequence[Delta]:
+        if self._kind != _THINKING:
+            self._open(_THINKING)
+        self._thoughts.append(text)
+        return (ReasoningDelta(text),)
+
     def feed(self, event: str, data: str) -> Sequence[Delta]:
-        """Consumes one event; returns its text delta, or raises for an `error` event."""
+        """Consumes one event; returns its text or thinking delta, or raises for `error`."""
         if event == "ping":
             return NO_DELTAS
         try:
@@ -132,9 +195,24 @@ class AnthropicStreamDecoder:
         kind = parsed.type or event
         if kind == "content_block_delta":
             delta = parsed.delta
-            if delta is not None and delta.type == "text_delta" and delta.text:
-                self._parts.append(delta.text)
-                return (TextDelta(delta.text),)
+            if delta is None:
+                return NO_DELTAS
+            if delta.type == "text_delta":
+                text = delta.text
+                if not text:
+                    return NO_DELTAS
+                if self._kind is not _TEXT:
+                    self._open(_TEXT)
+                self._texts.append(text)
+                return (TextDelta(text),)
+            if delta.type == "thinking_delta":
+                return self._thought(delta.thinking) if delta.thinking else NO_DELTAS
+            if delta.type == "signature_delta":
+                if self._kind != _THINKING:
+                    self._open(_THINKING)
+                self._blocks[-1][2] = delta.signature
+        elif kind == "content_block_start" and parsed.content_block is not None:
+            return self._start(parsed.content_block)
         elif kind == "message_start" and parsed.message is not None:
             self._started = True
             self.response_id = parsed.message.id
@@ -151,13 +229,52 @@ class AnthropicStreamDecoder:
             raise error_from_detail(detail, None, waits=True, request_id=parsed.request_id)
         return NO_DELTAS
 
+    def _start(self, block: _Block) -> Sequence[Delta]:
+        """Opens a block; text or thinking it already carries is its first delta."""
+        if block.type == "text":
+            self._open(_TEXT)
+            return self._text(block.text) if block.text else NO_DELTAS
+        if block.type == "thinking":
+            self._open(_THINKING, block.signature or None)
+            return self._thought(block.thinking) if block.thinking else NO_DELTAS
+        if block.type == "redacted_thinking":
+            self._open(_REDACTED, block.data)
+        else:
+            self._kind = block.type  # a tool block: the next text is a new block
+        return NO_DELTAS
+
+    def _parts(self) -> tuple[Part, ...]:
+        """Rebuilds the answer's parts in block order from the two piece lists."""
+        parts: list[Part] = []
+        text_end, thought_end = len(self._texts), len(self._thoughts)
+        for kind, start, signature in reversed(self._blocks):
+            if kind == _TEXT:
+                text = "".join(self._texts[start:text_end])
+                text_end = start
+                if text:
+                    parts.append(TextPart(text))
+            elif kind == _THINKING:
+                thought = "".join(self._thoughts[start:thought_end])
+                thought_end = start
+                parts.append(ReasoningPart(thought, signature=signature, provider=self.provider))
+            else:
+                parts.append(
+                    ReasoningPart("", signature=signature, provider=self.provider, redacted=True)
+                )
+        parts.reverse()
+        return tuple(parts)
+
     def response(self, latency_ms: float, request_id: str | None) -> CompletionResponse:
-        """Builds the final response from the streamed text and the merged usage."""
-        content = "".join(self._parts)
+        """Builds the final response from the streamed pieces and the merged usage."""
+        content = "".join(self._texts)
         finish = _finish_reason(self.stop)
-        require_text(content, finish, provider=self.provider, request_id=request_id)
+        _require_text(
+            content, finish, self._reasoning, provider=self.provider, request_id=request_id
+        )
         return _build_response(
             content,
+            self._parts() if self._reasoning else (),
+            "".join(self._thoughts) or None,
             finish,
             self._usage,
             model=self.model,
@@ -168,8 +285,29 @@ class AnthropicStreamDecoder:
         )
 
 
+def _require_text(
+    content: str,
+    finish: FinishReason,
+    reasoned: bool,
+    *,
+    provider: str,
+    request_id: str | None,
+) -> None:
+    """Raises for an answer without text, saying so when thinking used the whole budget."""
+    if not content and reasoned and finish == "length":
+        raise EmptyResponseError(
+            "the model spent its whole output budget (max_tokens) on thinking and returned no "
+            "text: raise max_tokens, or lower the thinking budget or effort",
+            provider=provider,
+            request_id=request_id,
+        )
+    require_text(content, finish, provider=provider, request_id=request_id)
+
+
 def _build_response(
     content: str,
+    parts: tuple[Part, ...],
+    reasoning_text: str | None,
     finish: FinishReason,
     usage: _Usage,
     *,
@@ -184,6 +322,8 @@ def _build_response(
     thinking = details.get("thinking_tokens") if details else None
     return CompletionResponse(
         content=content,
+        parts=parts,
+        reasoning_text=reasoning_text,
         model=model,
         input_tokens=(usage.input_tokens or 0)
         + (usage.cache_creation_input_tokens or 0)
@@ -200,22 +340,48 @@ def _build_response(
     )
 
 
+def _message_parts(blocks: Sequence[_Block], provider: str) -> tuple[Part, ...]:
+    """Returns a Message's text and thinking blocks as parts, in order."""
+    parts: list[Part] = []
+    for block in blocks:
+        if block.type == "text" and block.text:
+            parts.append(TextPart(block.text))
+        elif block.type == "thinking":
+            parts.append(
+                ReasoningPart(block.thinking or "", signature=block.signature, provider=provider)
+            )
+        elif block.type == "redacted_thinking":
+            parts.append(ReasoningPart("", signature=block.data, provider=provider, redacted=True))
+    return tuple(parts)
+
+
 def parse_message(
     body: bytes, *, provider: str, model: str, latency_ms: float, request_id: str | None
 ) -> CompletionResponse:
-    """Parses a Message: text blocks joined, thinking and tool blocks skipped."""
+    """Parses a Message: text blocks joined, thinking blocks as reasoning, tool blocks skipped."""
     message = decode_json(_MESSAGE_DECODER, body, provider=provider, what="a Message")
     if message.type == "error" and message.error is not None:
         raise error_from_detail(
             message.error, None, waits=True, request_id=message.request_id or request_id
         )
-    content = "".join(
-        block.text for block in message.content or () if block.type == "text" and block.text
+    blocks = message.content or ()
+    content = "".join(block.text for block in blocks if block.type == "text" and block.text)
+    reasoned = not (len(blocks) == 1 and blocks[0].type == "text") and any(
+        block.type in _THINKING_BLOCKS for block in blocks
     )
     finish = _finish_reason(message.stop_reason)
-    require_text(content, finish, provider=provider, request_id=request_id)
+    _require_text(content, finish, reasoned, provider=provider, request_id=request_id)
+    parts: tuple[Part, ...] = ()
+    reasoning_text = None
+    if reasoned:
+        parts = _message_parts(blocks, provider)
+        reasoning_text = "".join(
+            block.thinking for block in blocks if block.type == "thinking" and block.thinking
+        )
     return _build_response(
         content,
+        parts,
+        reasoning_text or None,
         finish,
         message.usage or _Usage(),
         model=message.model or model,

@@ -1,7 +1,13 @@
 """AnthropicProvider: the Anthropic Messages API (`POST /v1/messages`) over httpx and msgspec.
 
-System messages go to the top-level `system` field, joined by blank lines; consecutive messages
-of one role are sent as one turn of text blocks, as the API documents it merges them anyway.
+System messages go to the top-level `system` field, joined by blank lines (a list of text
+blocks when one carries a cache breakpoint); consecutive messages of one role are sent as one
+turn of blocks, as the API documents it merges them anyway. Text-only messages stay strings;
+parts (images, documents, thinking, cache points) are written in `content`.
+
+Reasoning: `request.reasoning` becomes `thinking` and `output_config.effort` per model family
+(`thinking`). With thinking on, Anthropic refuses a temperature other than 1 and a top_p below
+0.95: a request that sets one is an InvalidRequestError; a config temperature is left out.
 
 JSON output: a `json_schema` uses native structured outputs (`output_config.format`); objects in
 the schema that leave `additionalProperties` unset get `false`, which Anthropic requires. Native
@@ -26,8 +32,10 @@ import msgspec
 
 from ashford_llm.config import ModelConfig
 from ashford_llm.errors import InvalidRequestError, LLMError
+from ashford_llm.providers.anthropic.content import MAX_REQUEST_BYTES, encode_messages
 from ashford_llm.providers.anthropic.decode import AnthropicStreamDecoder, parse_message
 from ashford_llm.providers.anthropic.errors import error_in_body, parse_error
+from ashford_llm.providers.anthropic.thinking import thinking_for, thinking_support
 from ashford_llm.providers.credentials import Credentials
 from ashford_llm.providers.dialect import deep_merge, read_sse
 from ashford_llm.providers.provider import HTTPProvider, check_config, resolve_base_url
@@ -133,6 +141,7 @@ class AnthropicDialect:
         )
         self._messages_url = f"{self.base_url}/v1/messages"
         self._sends_temperature = api_version != _SAMPLING_FREE_VERSION
+        self._thinking = thinking_support(config.model)
 
     def url(self, *, stream: bool) -> str:
         """Returns the Messages URL (streaming is switched on in the body)."""
@@ -151,8 +160,18 @@ class AnthropicDialect:
         """Encodes the Messages request: system on top, turns, limits, JSON output, stream."""
         system: list[str] = []
         turns: list[dict[str, Any]] = []
+        system_blocks: list[dict[str, Any]] | None = None
         for message in request.messages:
-            text = message.text
+            text = message.content
+            if type(text) is not str:
+                encoded = encode_messages(request.messages, provider=self.name)
+                turns = encoded.turns
+                if encoded.system_cached:
+                    system_blocks = encoded.system
+                    system = []
+                else:
+                    system = [block["text"] for block in encoded.system]
+                break
             if message.role == "system":
                 system.append(text)
             elif turns and turns[-1]["role"] == message.role:
@@ -167,29 +186,52 @@ class AnthropicDialect:
                 "Anthropic needs at least one user or assistant message besides system ones"
             )
         config = self.config
+        max_tokens = request.max_tokens or config.max_output_tokens
         body: dict[str, Any] = {
             "model": self.model,
-            "max_tokens": request.max_tokens or config.max_output_tokens,
+            "max_tokens": max_tokens,
             "messages": turns,
         }
-        temperature = request.temperature if request.temperature is not None else config.temperature
-        if temperature is not None and self._sends_temperature:
-            if temperature > 1:
-                raise InvalidRequestError(
-                    f"Anthropic accepts temperature 0 to 1, got {temperature}"
-                )
-            body["temperature"] = temperature
-        if request.top_p is not None and self._sends_temperature:
-            body["top_p"] = request.top_p
+        thinking: dict[str, Any] | None = None
+        effort: str | None = None
+        if request.reasoning is not None:
+            thinking, effort = thinking_for(
+                request.reasoning, self._thinking, model=self.model, max_tokens=max_tokens
+            )
+        if thinking is not None and thinking["type"] != "disabled":
+            self._check_sampling_with_thinking(request)
+            if request.top_p is not None and self._sends_temperature:
+                body["top_p"] = request.top_p
+        else:
+            temperature = (
+                request.temperature if request.temperature is not None else config.temperature
+            )
+            if temperature is not None and self._sends_temperature:
+                if temperature > 1:
+                    raise InvalidRequestError(
+                        f"Anthropic accepts temperature 0 to 1, got {temperature}"
+                    )
+                body["temperature"] = temperature
+            if request.top_p is not None and self._sends_temperature:
+                body["top_p"] = request.top_p
+        if thinking is not None:
+            body["thinking"] = thinking
+        output_config: dict[str, Any] = {}
+        if effort is not None:
+            output_config["effort"] = effort
         if request.json_schema is not None and self.structured_outputs:
             schema = _closed_schema(request.json_schema)
-            body["output_config"] = {"format": {"type": "json_schema", "schema": schema}}
+            output_config["format"] = {"type": "json_schema", "schema": schema}
         elif request.json_schema is not None:
             schema_text = _ENCODER.encode(request.json_schema).decode()
             system.append(f"{_JSON_INSTRUCTION} It must follow this JSON Schema: {schema_text}")
         elif request.json_mode:
             system.append(_JSON_INSTRUCTION)
-        if system:
+        if output_config:
+            body["output_config"] = output_config
+        if system_blocks is not None:
+            body["system"] = system_blocks + [{"type": "text", "text": t} for t in system]
+        elif system:
             body["system"] = "\n\n".join(system)
         if request.stop:
             body["stop_sequences"] = list(request.stop)
@@ -197,7 +239,29 @@ class AnthropicDialect:
             body["stream"] = True
         if request.vendor_options:
             deep_merge(body, request.vendor_options)
-        return _ENCODER.encode(body)
+        encoded_body = _ENCODER.encode(body)
+        if len(encoded_body) > MAX_REQUEST_BYTES:
+            raise InvalidRequestError(
+                f"the request is {len(encoded_body)} bytes, over Anthropic's 32 MB limit "
+                f"({MAX_REQUEST_BYTES} bytes)"
+            )
+        return encoded_body
+
+    @staticmethod
+    def _check_sampling_with_thinking(request: CompletionRequest) -> None:
+        """Refuses what Anthropic refuses with thinking on: temperature other than 1, low top_p.
+
+        A temperature from the ModelConfig is a default, so it is left out rather than refused.
+        """
+        if request.temperature is not None and request.temperature != 1:
+            raise InvalidRequestError(
+                "Anthropic takes no temperature other than 1 with thinking on, got "
+                f"{request.temperature}: leave it unset or turn thinking off"
+            )
+        if request.top_p is not None and request.top_p < 0.95:
+            raise InvalidRequestError(
+                f"Anthropic takes top_p from 0.95 to 1 with thinking on, got {request.top_p}"
+            )
 
     def decode(
         self, body: bytes, *, latency_ms: float, request_id: str | None
