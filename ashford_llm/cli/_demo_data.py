@@ -1,10 +1,13 @@
-"""The demo's sample inbox: e-mails with the label a correct classifier gives each."""
+"""The demo's inbox (e-mails with the label a correct classifier gives each, some with an
+attachment) and the fake server's answer to it."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import msgspec
+
+from ashford_llm.types import DocumentPart, ImagePart
 
 if TYPE_CHECKING:
     from ashford_llm.testing.fake_server import AnswerRequest
@@ -106,8 +109,19 @@ def _pdf(text: str) -> bytes:
 
 RECEIPT_PNG = _png(16, 16)
 INVOICE_PDF = _pdf("Invoice 2026-031: 2 x Pro plan")
-ATTACHMENT_EVERY = 5
-"""Every fifth e-mail carries an attachment, alternately a receipt image and an invoice PDF."""
+
+
+def attachment(index: int, label: str) -> ImagePart | DocumentPart | None:
+    """The attachment of the e-mail at `index` (from 1), if it has one.
+
+    Billing e-mails carry one: a receipt image at odd places, an invoice PDF at even ones.
+    With the vendors taking turns, each vendor classifies both kinds.
+    """
+    if label != "billing":
+        return None
+    if index % 2:
+        return ImagePart(RECEIPT_PNG)
+    return DocumentPart(INVOICE_PDF, name="invoice.pdf")
 
 
 _LABEL_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (

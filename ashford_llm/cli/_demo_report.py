@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -30,6 +31,7 @@ class CallResult:
     provider: str
     streamed: bool
     expected: str
+    attachment: str | None = None
     response: CompletionResponse | None = None
     label: str | None = None
     error: BaseException | None = None
@@ -59,6 +61,17 @@ def percentile(values: Sequence[float], share: float) -> float:
     return ordered[rank]
 
 
+_ATTACHED = {"image/png": "png", "application/pdf": "pdf"}
+
+
+def _attachments(results: Sequence[CallResult]) -> str:
+    """Says how many e-mails with an attachment each vendor classified correctly."""
+    attached = [r for r in results if r.attachment is not None]
+    per_vendor = Counter(r.provider for r in attached if r.error is None and not r.unexpected)
+    vendors = ", ".join(f"{vendor} {count}" for vendor, count in sorted(per_vendor.items()))
+    return f"{len(attached)} e-mails carried a PNG or a PDF; classified: {vendors or 'none'}"
+
+
 def print_report(
     console: Console,
     results: Sequence[CallResult],
@@ -70,7 +83,7 @@ def print_report(
     from rich.table import Table
 
     table = Table(title="ashford-llm demo: e-mail classification through the recommended stack")
-    columns = ("#", "provider", "mode", "outcome", "attempts", "faults", "latency ms")
+    columns = ("#", "provider", "mode", "attached", "outcome", "attempts", "faults", "latency ms")
     for column in (*columns, "tokens", "label"):
         table.add_column(
             column,
@@ -95,6 +108,7 @@ def print_report(
             str(result.index),
             result.provider,
             "stream" if result.streamed else "complete",
+            _ATTACHED.get(result.attachment or "", "-"),
             f"[{style}]{outcome}[/]",
             str(result.attempts),
             ", ".join(result.faults) or "?",
@@ -133,6 +147,7 @@ def print_report(
             "latency",
             f"p50 {percentile(latencies, 0.5):.0f} ms, p99 {percentile(latencies, 0.99):.0f} ms",
         ),
+        ("attachments", _attachments(results)),
         ("tokens", f"{tokens_in} in, {tokens_out} out"),
         ("spans", f"{len(spans)} 'chat' spans, {retry_events} retry events"),
     ):

@@ -22,7 +22,13 @@ import time
 from typing import TYPE_CHECKING
 
 from ashford_llm.builder import ClientBuilder
-from ashford_llm.cli._demo_data import INBOX, SYSTEM_PROMPT, EmailLabel, classify_email
+from ashford_llm.cli._demo_data import (
+    INBOX,
+    SYSTEM_PROMPT,
+    EmailLabel,
+    attachment,
+    classify_email,
+)
 from ashford_llm.cli._demo_report import CallResult, print_report
 from ashford_llm.config import ModelConfig
 from ashford_llm.errors import LLMError
@@ -156,11 +162,17 @@ async def classify(
     """
     from ashford_llm.testing.fake_server.evidence import track_call
 
-    request = CompletionRequest(
-        [ChatMessage.system(SYSTEM_PROMPT), ChatMessage.user(email)], json_mode=True
-    )
+    attached = attachment(index, expected)
+    user = ChatMessage.user(email) if attached is None else ChatMessage.user(email, attached)
+    request = CompletionRequest([ChatMessage.system(SYSTEM_PROMPT), user], json_mode=True)
     started = time.perf_counter()
-    result = CallResult(index=index, provider=stack.name, streamed=stream, expected=expected)
+    result = CallResult(
+        index=index,
+        provider=stack.name,
+        streamed=stream,
+        expected=expected,
+        attachment=None if attached is None else attached.media_type,
+    )
     with track_call(str(index)) as trace:
         result.trace = trace
         try:

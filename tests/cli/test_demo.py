@@ -87,3 +87,19 @@ async def test_demo_exits_1_and_names_errors_no_fault_explains(
 def test_demo_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--fault-rate", "1.5"]) == 2
     assert "--fault-rate" in capsys.readouterr().err
+
+
+def test_demo_classifies_e_mails_with_attachments_on_every_vendor(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["demo", "--calls", "30", "--fault-rate", "0"]) == 0
+    out = capsys.readouterr().out
+    summary = "6 e-mails carried a PNG or a PDF; classified: anthropic 2, google 2, openai 2"
+    assert summary in out
+    rows = [line for line in out.splitlines() if "│ png " in line or "│ pdf " in line]
+    cells = [[cell.strip() for cell in row.split("│")[1:-1]] for row in rows]
+    assert {(cell[1], cell[3]) for cell in cells} == {
+        (vendor, kind) for vendor in demo.MODELS for kind in ("png", "pdf")
+    }
+    # The fake server counts each attachment it received as 100 input tokens.
+    assert all(int(cell[8].split("/")[0]) > 100 for cell in cells), cells
