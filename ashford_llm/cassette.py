@@ -17,7 +17,7 @@ were. Version 1 (text only, written before parts existed) still loads: its field
 subset of version 2's, so it reads as version 2 with the new fields at their defaults.
 
 It is a data format, like `config`, not a test double: the Recorder layer writes it in
-production code, so it lives outside `ashford_llm.testing` (which re-exports `Cassette`).
+production code, so it lives outside `ashford_llm.testing`: this module is its one home.
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """Test doubles: terminal handlers to put under a stack instead of a real vendor.
 
+The cassette format Replay reads has one home, `ashford_llm.cassette` (the Recorder layer
+writes it in production code).
+
 The fake provider server (FakeProviderServer and its types) needs the `testing` extra
 (starlette, uvicorn); it is imported only when one of its names is first used.
 """
@@ -9,7 +12,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ashford_llm import _lazy
-from ashford_llm.cassette import Cassette  # the format lives beside config: Recorder writes it
 from ashford_llm.testing.mock import MockProvider, MockStream, ScriptExhaustedError
 from ashford_llm.testing.replay import Replay, ReplayMismatchError
 
@@ -39,7 +41,6 @@ _LAZY = dict.fromkeys(
 
 __all__ = [
     "AnswerRequest",
-    "Cassette",
     "FakeProviderServer",
     "Fault",
     "MockProvider",

@@ -24,9 +24,9 @@ from ashford_llm import (
     TextDelta,
     TextPart,
 )
-from ashford_llm.cassette import RecordedRequest
+from ashford_llm.cassette import Cassette, RecordedRequest
 from ashford_llm.middleware import JsonValidation, RecordedCall, Recorder, Retry
-from ashford_llm.testing import Cassette, MockProvider, MockStream
+from ashford_llm.testing import MockProvider, MockStream
 
 REQUEST = CompletionRequest([ChatMessage.user("hello there")], temperature=0.2)
 KEY = "sk-proj-abcdefghijklmnopqrstuvwx1234"

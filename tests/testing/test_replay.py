@@ -27,12 +27,12 @@ from ashford_llm import (
     TextDelta,
     TextPart,
 )
-from ashford_llm.cassette import RecordedError, RecordedRequest
+from ashford_llm.cassette import Cassette, RecordedError, RecordedRequest
 from ashford_llm.middleware import JsonValidation, RecordedCall, Recorder
 from ashford_llm.protocol import LLMProvider
 from ashford_llm.providers.anthropic import AnthropicProvider
 from ashford_llm.providers.openai import OpenAIProvider
-from ashford_llm.testing import Cassette, MockProvider, MockStream, Replay, ReplayMismatchError
+from ashford_llm.testing import MockProvider, MockStream, Replay, ReplayMismatchError
 from tests.providers.real_recordings import recordings, transport_for
 
 FIRST = CompletionRequest([ChatMessage.user("first question")])
