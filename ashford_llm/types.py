@@ -14,7 +14,6 @@ attribute away.
 from __future__ import annotations
 
 import math
-import mimetypes
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
@@ -84,6 +83,8 @@ def _check_source(kind: str, data: bytes | None, url: str | None) -> None:
 
 def _read(path: str | Path) -> tuple[bytes, str | None]:
     """Reads a file and guesses its media type from its content, then its name."""
+    import mimetypes  # only callers reading files pay for it
+
     file = Path(path)
     data = file.read_bytes()
     return data, _sniff(data) or mimetypes.guess_type(file.name)[0]
