@@ -16,6 +16,7 @@ import json
 import re
 import statistics
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -383,6 +384,82 @@ def redis_average_tokens(load: Results) -> str:
     return f"{run['tokens_per_minute'] / run['requests_per_minute']:.1f}"
 
 
+# --- the fault-injection soak (soak.json) --------------------------------------------------
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {count:,}" for name, count in counts.items()) or "none"
+
+
+def _breach_kind(breach: str) -> str:
+    """A breach without its call's numbers and its error's own message, to group alike ones."""
+    return re.sub(r"\d+(?:\.\d+)?", "N", re.sub(r" \([^()]*\)$", "", breach))
+
+
+def soak(load: Results) -> str:
+    """The full soak's figures, its breaches grouped by kind, and how it was run."""
+    run = load("soak.json")
+    meta, settings, breaches = run["meta"], run["settings"], run["violations"]
+    pending = sum(
+        int(found.group(1))
+        for breach in breaches
+        if (found := re.fullmatch(r"(\d+) task\(s\) still pending: .*", breach))
+    )
+    growth = (run["rss_end_kib"] - run["rss_checkpoint_kib"]) / 1024
+    checkpoint = max(1, settings["calls"] // 10)
+    rows = (
+        ("calls (streamed)", f"{run['calls']:,} ({run['streamed']:,})"),
+        ("faults injected", f"{sum(run['faults'].values()):,}: {_counts(run['faults'])}"),
+        ("successes", f"{run['successes']:,}"),
+        ("typed failures", f"{run['calls'] - run['successes']:,}: {_counts(run['failures'])}"),
+        ("server requests = attempts", f"{run['server_requests']:,} = {run['attempts']:,}"),
+        (
+            "retries (most attempts in a call)",
+            f"{run['retries']:,} ({run['max_attempts']}): after {_counts(run['retry_causes'])}",
+        ),
+        (
+            "failed attempts; failures or retries no injected fault explains",
+            f"{run['failed_attempts']:,}; {run['unexplained']:,}",
+        ),
+        (
+            "latency p50 / p99 / max",
+            f"{run['p50_ms']:,.0f} / {run['p99_ms']:,.0f} / {run['max_ms']:,.0f} ms",
+        ),
+        ("spans ended", f"{run['spans']:,}"),
+        (
+            "event-loop lag p99 / max",
+            f"{run['loop_lag_p99_ms']:,.0f} / {run['loop_lag_max_ms']:,.0f} ms",
+        ),
+        (
+            "loopback sockets open before / after closing",
+            f"{run['sockets_before_close']} / {run['sockets_after_close']}",
+        ),
+        ("pending tasks at the end", f"{pending}"),
+        (
+            f"RSS after {checkpoint:,} / {run['calls']:,} calls",
+            f"{run['rss_checkpoint_kib'] / 1024:.1f} / {run['rss_end_kib'] / 1024:.1f} MB "
+            f"({growth:+.1f} MB)",
+        ),
+        ("wall time", f"{run['wall_s']:.1f} s ({run['calls'] / run['wall_s']:.0f} calls/s)"),
+        ("breaches", f"{len(breaches):,}"),
+    )
+    lines = ["| figure | value |", "|---|---|", *(f"| {name} | {value} |" for name, value in rows)]
+    if breaches:
+        kinds = Counter(_breach_kind(breach) for breach in breaches)
+        lines += ["", "Breaches by kind (N stands for a call's own numbers):", ""]
+        lines += [f"- {count:,} x `{kind}`" for kind, count in kinds.most_common()]
+    lines += [
+        "",
+        f"`{meta['command']}` ({meta['date']}): seed {settings['seed']}, "
+        f"{settings['concurrency']} calls in flight, faults on {settings['fault_rate']:.0%} of "
+        f"requests; {meta['cpus']} CPUs ({meta['cpu_model']}), CPython {meta['python']}, client "
+        f"and server in one process; 1-minute load average "
+        f"{meta['load_average_at_start'][0]:.1f} at the start and "
+        f"{meta['load_average'][0]:.1f} at the end.",
+    ]
+    return "\n".join(lines)
+
+
 RENDERERS: dict[str, Callable[[Results], str]] = {
     "run-machine": run_machine,
     "run-tables": run_tables,
@@ -412,6 +489,7 @@ RENDERERS: dict[str, Callable[[Results], str]] = {
     "redis-restart": redis_restart,
     "redis-settled-calls": redis_settled_calls,
     "redis-average-tokens": redis_average_tokens,
+    "soak": soak,
 }
 
 

@@ -18,15 +18,18 @@ than 20 MB between the checkpoint (a tenth of the calls) and the end.
     python benchmarks/soak.py --calls 10000 --seed 7     # the full run
     python benchmarks/soak.py --calls 1000               # the CI size
 
-Prints a table and writes `benchmarks/results/soak.json` (or `--out`); exits 1 on any breach.
+Prints a table and writes `benchmarks/results/soak.json` (or `--out`) with the run's date, command,
+machine and load average under `meta`; exits 1 on any breach.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import gc
 import json
+import os
 import random
 import re
 import statistics
@@ -67,7 +70,12 @@ from ashford_llm.testing.fake_server.evidence import (
 )
 from ashford_llm.types import ChatMessage, CompletionRequest, StreamEnd, TextDelta
 
-RESULTS = Path(__file__).resolve().parent / "results" / "soak.json"
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import resultfile  # noqa: E402
+
+RESULTS = HERE / "results" / "soak.json"
 KEY = "soak-key"
 MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-5", "google": "gemini-2.5-flash"}
 # Relative weights of the injected faults; quota_exhausted gives the FatalError path.
@@ -647,10 +655,17 @@ def main(
     settings = Settings(
         calls=args.calls, seed=args.seed, concurrency=args.concurrency, fault_rate=args.fault_rate
     )
+    load_at_start = os.getloadavg()
     report = asyncio.run(run_soak(settings, provider_factory=provider_factory))
     print(format_report(report))
+    meta = {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d"),
+        "command": resultfile.command("soak.py", argv),
+        "load_average_at_start": load_at_start,
+        **resultfile.machine(),
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(asdict(report), indent=2) + "\n")
+    args.out.write_text(json.dumps({"meta": meta, **asdict(report)}, indent=2) + "\n")
     return 1 if report.violations else 0
 
 

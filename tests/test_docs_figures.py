@@ -31,7 +31,7 @@ REQUIRED = {
         "import-time",
     },
     "docs/decisions/provider-selection.md": {"decision-figures", "run-peers"},
-    "docs/reliability.md": {"redis-steady", "redis-restart"},
+    "docs/reliability.md": {"redis-steady", "redis-restart", "soak"},
 }
 
 
@@ -63,6 +63,46 @@ def test_a_number_edited_by_hand_is_stale() -> None:
     digit = next(i for i in range(row + 15, len(text)) if text[i].isdigit())
     edited = text[:digit] + str((int(text[digit]) + 1) % 10) + text[digit + 1 :]
     assert render_docs.stale_blocks(edited, render_docs.loader(RESULTS)) == ["instructions"]
+
+
+def test_a_soak_figure_edited_by_hand_is_stale() -> None:
+    text = (ROOT / "docs/reliability.md").read_text()
+    load = render_docs.loader(RESULTS)
+    successes = load("soak.json")["successes"]
+    row = f"| successes | {successes:,} |"
+    assert text.count(row) == 1
+    edited = text.replace(row, f"| successes | {successes + 1:,} |")
+    assert render_docs.stale_blocks(edited, load) == ["soak"]
+    breaches = len(load("soak.json")["violations"])
+    row = f"| breaches | {breaches:,} |"
+    assert text.count(row) == 1
+    edited = text.replace(row, f"| breaches | {breaches + 1:,} |")
+    assert render_docs.stale_blocks(edited, load) == ["soak"]
+
+
+def test_a_soak_with_breaches_renders_them_grouped_and_makes_the_doc_stale(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for path in RESULTS.glob("*.json"):
+        shutil.copy(path, tmp_path / path.name)
+    run = json.loads((tmp_path / "soak.json").read_text())
+    run["unexplained"] = 2
+    run["violations"] = [
+        "call 12 attempt 1: LLMTimeoutError, but the server injected no fault (no event in 1s)",
+        "call 40 attempt 3: LLMTimeoutError, but the server injected no fault (total=3s)",
+        "2 task(s) still pending: [<Task pending>]",
+    ]
+    (tmp_path / "soak.json").write_text(json.dumps(run))
+
+    assert render_docs.main(["--check", "--results", str(tmp_path)]) == 1
+    assert "docs/reliability.md: stale soak" in capsys.readouterr().out
+    table = render_docs.soak(render_docs.loader(tmp_path))
+    assert "| failed attempts; failures or retries no injected fault explains | " in table
+    assert f"{run['failed_attempts']:,}; 2 |" in table
+    assert "| pending tasks at the end | 2 |" in table
+    assert "| breaches | 3 |" in table
+    assert "- 2 x `call N attempt N: LLMTimeoutError, but the server injected no fault`" in table
+    assert "- 1 x `N task(s) still pending: [<Task pending>]`" in table
 
 
 def test_a_remeasured_results_file_makes_the_docs_stale(

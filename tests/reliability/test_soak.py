@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -153,6 +154,10 @@ def test_soak_command_writes_its_figures_as_json(tmp_path: Path) -> None:
     assert document["calls"] == 30
     assert document["violations"] == []
     assert document["server_requests"] == document["attempts"]
+    meta = document["meta"]
+    assert meta["command"] == f"python benchmarks/soak.py --calls 30 --seed 3 --out {out}"
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", meta["date"])
+    assert len(meta["load_average_at_start"]) == len(meta["load_average"]) == 3
 
 
 class UndecodableAnswers(Middleware):
