@@ -43,6 +43,10 @@ from ashford_llm.types import (
     StreamEvent,
     TextDelta,
     TextPart,
+    Tool,
+    ToolCall,
+    ToolCallDelta,
+    ToolResult,
 )
 
 if TYPE_CHECKING:
@@ -105,6 +109,10 @@ __all__ = [
     "StreamEvent",
     "TextDelta",
     "TextPart",
+    "Tool",
+    "ToolCall",
+    "ToolCallDelta",
+    "ToolResult",
     "__version__",
     "known_providers",
     "provider_class",

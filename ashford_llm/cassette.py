@@ -48,6 +48,9 @@ from ashford_llm.types import (
     StreamEnd,
     StreamEvent,
     TextPart,
+    Tool,
+    ToolCall,
+    ToolResult,
 )
 
 __all__ = [
@@ -58,6 +61,7 @@ __all__ = [
     "RecordedError",
     "RecordedMessage",
     "RecordedRequest",
+    "RecordedTool",
 ]
 
 CASSETTE_VERSION = 2
@@ -90,7 +94,14 @@ class MediaRef(
 
 
 RecordedPart: TypeAlias = (
-    TextPart | ImagePart | DocumentPart | CachePoint | ReasoningPart | MediaRef
+    TextPart
+    | ImagePart
+    | DocumentPart
+    | CachePoint
+    | ReasoningPart
+    | ToolCall
+    | ToolResult
+    | MediaRef
 )
 """A message part as recorded: a Part, or a MediaRef where the part's bytes were."""
 
@@ -118,6 +129,22 @@ class RecordedMessage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return cls(message.role, tuple(_record_part(part) for part in content))
 
 
+class RecordedTool(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A Tool as recorded: its name, description, JSON Schema and strictness."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = {}
+    strict: bool = False
+
+    @classmethod
+    def of(cls, tool: Tool) -> RecordedTool:
+        """Records a tool by its schema (a Python type is kept as the schema it describes)."""
+        return cls(
+            name=tool.name, description=tool.description, parameters=tool.schema, strict=tool.strict
+        )
+
+
 class RecordedRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A CompletionRequest as recorded: the same fields, messages as RecordedMessages."""
 
@@ -131,6 +158,9 @@ class RecordedRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     seed: int | None = None
     reasoning: ReasoningConfig | None = None
     vendor_options: dict[str, Any] | None = None
+    tools: tuple[RecordedTool, ...] = ()
+    tool_choice: str = "auto"
+    parallel_tool_calls: bool | None = None
 
     @classmethod
     def of(cls, request: CompletionRequest) -> RecordedRequest:
@@ -138,6 +168,7 @@ class RecordedRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
         fields = msgspec.structs.asdict(request)
         fields["messages"] = tuple(RecordedMessage.of(m) for m in request.messages)
         fields["stop"] = tuple(request.stop)
+        fields["tools"] = tuple(RecordedTool.of(tool) for tool in request.tools)
         return cls(**fields)
 
 

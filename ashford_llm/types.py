@@ -14,6 +14,7 @@ attribute away.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
@@ -38,13 +39,17 @@ __all__ = [
     "StreamEvent",
     "TextDelta",
     "TextPart",
+    "Tool",
+    "ToolCall",
+    "ToolCallDelta",
+    "ToolResult",
 ]
 
-Role: TypeAlias = Literal["system", "user", "assistant"]
+Role: TypeAlias = Literal["system", "user", "assistant", "tool"]
 FinishReason: TypeAlias = Literal["stop", "length", "content_filter", "tool_calls", "other"]
 ReasoningEffort: TypeAlias = Literal["none", "minimal", "low", "medium", "high"]
 
-_ROLES: frozenset[str] = frozenset(("system", "user", "assistant"))
+_ROLES: frozenset[str] = frozenset(("system", "user", "assistant", "tool"))
 _FINISH_REASONS: frozenset[str] = frozenset(
     ("stop", "length", "content_filter", "tool_calls", "other")
 )
@@ -191,10 +196,65 @@ class ReasoningPart(msgspec.Struct, frozen=True, tag="reasoning"):
             raise TypeError(f"ReasoningPart text must be a str, got {type(self.text).__name__}")
 
 
-Part: TypeAlias = TextPart | ImagePart | DocumentPart | CachePoint | ReasoningPart
+class ToolCall(msgspec.Struct, frozen=True, tag="tool_call"):
+    """A call of a tool the model asks for, in an answer or in an assistant turn sent back.
+
+    `id` is the vendor's call id (generated where the vendor sends none, so a result can name
+    the call); `arguments` are decoded from the vendor's JSON. `signature` keeps a vendor's
+    opaque per-call data (Gemini's thought signature) and `provider` whose it is, so the call
+    can be sent back unchanged.
+    """
+
+    id: str
+    name: str
+    arguments: dict[str, Any] = {}
+    signature: str | None = None
+    provider: str | None = None
+
+    def __post_init__(self) -> None:
+        for field in ("id", "name"):
+            value = getattr(self, field)
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"ToolCall {field} must be a non-empty string, got {value!r}")
+        if not isinstance(self.arguments, dict):
+            raise TypeError(
+                f"ToolCall arguments must be a dict, got {type(self.arguments).__name__}"
+            )
+
+
+class ToolResult(msgspec.Struct, frozen=True, tag="tool_result"):
+    """What running a tool call gave, sent back to the model in a `tool` message.
+
+    `name` is the tool's name, which some vendors need (Gemini); None takes it from the
+    matching call in the conversation. `is_error` says the call failed and `content` why.
+    """
+
+    tool_call_id: str
+    content: str
+    is_error: bool = False
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.tool_call_id, str) or not self.tool_call_id:
+            raise ValueError(
+                f"ToolResult tool_call_id must be non-empty, got {self.tool_call_id!r}"
+            )
+        if not isinstance(self.content, str):
+            raise TypeError(f"ToolResult content must be a str, got {type(self.content).__name__}")
+
+
+Part: TypeAlias = (
+    TextPart | ImagePart | DocumentPart | CachePoint | ReasoningPart | ToolCall | ToolResult
+)
 """One piece of a message's or an answer's content."""
 
-_PART_TYPES = (TextPart, ImagePart, DocumentPart, CachePoint, ReasoningPart)
+_PART_TYPES = (TextPart, ImagePart, DocumentPart, CachePoint, ReasoningPart, ToolCall, ToolResult)
+# Parts that belong in one role's messages only.
+_PART_ROLES: dict[type, str] = {
+    ReasoningPart: "assistant",
+    ToolCall: "assistant",
+    ToolResult: "tool",
+}
 
 
 def join_text(parts: Sequence[Part]) -> str:
@@ -213,6 +273,8 @@ class ChatMessage(msgspec.Struct, frozen=True):
             raise ValueError(f"ChatMessage role must be one of {sorted(_ROLES)}, got {self.role!r}")
         content = self.content
         if type(content) is str:
+            if self.role == "tool":
+                raise ValueError("a tool message holds ToolResults: use ChatMessage.tool_result")
             return
         if isinstance(content, list):
             content = tuple(content)
@@ -228,8 +290,11 @@ class ChatMessage(msgspec.Struct, frozen=True):
                     f"ChatMessage content[{index}] must be a part (TextPart, ImagePart, "
                     f"DocumentPart, CachePoint, ReasoningPart), got {type(part).__name__}"
                 )
-            if isinstance(part, ReasoningPart) and self.role != "assistant":
-                raise ValueError("a ReasoningPart belongs in an assistant message only")
+            role = _PART_ROLES.get(type(part))
+            if role is not None and self.role != role:
+                raise ValueError(f"a {type(part).__name__} belongs in a {role} message only")
+        if self.role == "tool" and not all(type(part) is ToolResult for part in content):
+            raise ValueError("a tool message holds ToolResults only")
 
     @property
     def text(self) -> str:
@@ -255,8 +320,15 @@ class ChatMessage(msgspec.Struct, frozen=True):
 
     @classmethod
     def assistant(cls, *content: str | Part) -> ChatMessage:
-        """Returns an assistant message (an earlier answer of the model)."""
+        """Returns an assistant message (an earlier answer of the model, its tool calls too)."""
         return cls("assistant", _content(content))
+
+    @classmethod
+    def tool_result(
+        cls, tool_call_id: str, content: str, *, is_error: bool = False, name: str | None = None
+    ) -> ChatMessage:
+        """Returns the message that answers one tool call with what running it gave."""
+        return cls("tool", (ToolResult(tool_call_id, content, is_error=is_error, name=name),))
 
 
 def _content(items: tuple[str | Part, ...]) -> str | tuple[Part, ...]:
@@ -264,6 +336,91 @@ def _content(items: tuple[str | Part, ...]) -> str | tuple[Part, ...]:
     if len(items) == 1 and type(items[0]) is str:
         return items[0]
     return tuple(TextPart(item) if isinstance(item, str) else item for item in items)
+
+
+class Tool:
+    """A function the model may call: its name, what it does, and its parameters.
+
+    `parameters` is a JSON Schema (a dict), or a type msgspec can describe (a Struct, a
+    dataclass, a TypedDict), turned into a schema once; `tool.parse(call)` then decodes a
+    call's arguments into that type. `strict` asks vendors that support it to keep the
+    arguments exactly to the schema.
+
+    Args:
+        name: the name the model calls it by (letters, digits, `_` and `-`, at most 64).
+        description: what it does and when to use it, for the model.
+        parameters: a JSON Schema dict of an object, or a type to describe as one.
+        strict: ask for arguments that follow the schema exactly, where the vendor can.
+    """
+
+    __slots__ = ("_decoder", "description", "name", "schema", "strict", "type")
+
+    def __init__(
+        self, name: str, description: str = "", parameters: Any = None, *, strict: bool = False
+    ) -> None:
+        if not isinstance(name, str) or not _TOOL_NAME.fullmatch(name):
+            raise ValueError(f"a tool name must be 1-64 letters, digits, '_' or '-', got {name!r}")
+        if not isinstance(description, str):
+            raise TypeError(f"a tool description must be a str, got {type(description).__name__}")
+        if not isinstance(strict, bool):
+            raise TypeError("strict must be a bool")
+        self.name = name
+        self.description = description
+        self.strict = strict
+        self.type: Any = None
+        self._decoder: msgspec.json.Decoder[Any] | None = None
+        if parameters is None:
+            self.schema: dict[str, Any] = {"type": "object", "properties": {}}
+        elif isinstance(parameters, dict):
+            self.schema = parameters
+        else:
+            try:
+                self.schema = _inline_root(msgspec.json.schema(parameters))
+                self._decoder = msgspec.json.Decoder(parameters)
+            except (TypeError, ValueError) as error:
+                raise TypeError(f"tool {name!r} cannot describe {parameters!r}: {error}") from None
+            self.type = parameters
+        if self.schema.get("type", "object") != "object":
+            raise ValueError(f"tool {name!r} parameters must describe an object")
+
+    def parse(self, call: ToolCall) -> Any:
+        """Decodes a call's arguments into the tool's type (the dict itself for a schema).
+
+        Raises msgspec.ValidationError naming what does not fit.
+        """
+        if self._decoder is None:
+            return call.arguments
+        return self._decoder.decode(msgspec.json.encode(call.arguments))
+
+    def _key(self) -> tuple[str, str, bytes, bool]:
+        return (self.name, self.description, msgspec.json.encode(self.schema), self.strict)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Tool) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        kind = self.type.__qualname__ if isinstance(self.type, type) else "schema"
+        return f"Tool({self.name!r}, parameters={kind})"
+
+
+_TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_TOOL_CHOICES = frozenset(("auto", "none", "required"))
+
+
+def _inline_root(schema: dict[str, Any]) -> dict[str, Any]:
+    """Inlines msgspec's top-level `$ref`, keeping `$defs` only when something refers to them."""
+    ref = schema.get("$ref")
+    defs = schema.get("$defs", {})
+    prefix = "#/$defs/"
+    if not isinstance(ref, str) or not ref.startswith(prefix) or ref[len(prefix) :] not in defs:
+        return schema
+    root = dict(defs[ref[len(prefix) :]])
+    if len(defs) > 1 or prefix.encode() in msgspec.json.encode(root):
+        root["$defs"] = defs
+    return root
 
 
 class ReasoningConfig(msgspec.Struct, frozen=True, kw_only=True):
@@ -316,6 +473,11 @@ class CompletionRequest(msgspec.Struct, frozen=True):
         reasoning: reasoning effort, budget and whether to return the thinking text.
         vendor_options: fields deep-merged into the vendor's request body last: the escape
             hatch for a vendor option the library does not model (None: none).
+        tools: the functions the model may call.
+        tool_choice: "auto" (the model decides), "none" (no calls), "required" (at least
+            one call), or a tool's name (that tool).
+        parallel_tool_calls: whether the model may ask for several calls at once; None
+            leaves it to the vendor.
     """
 
     messages: Sequence[ChatMessage]
@@ -328,6 +490,9 @@ class CompletionRequest(msgspec.Struct, frozen=True):
     seed: int | None = None
     reasoning: ReasoningConfig | None = None
     vendor_options: dict[str, Any] | None = None
+    tools: Sequence[Tool] = ()
+    tool_choice: str = "auto"
+    parallel_tool_calls: bool | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.messages, list):
@@ -370,11 +535,34 @@ class CompletionRequest(msgspec.Struct, frozen=True):
             raise TypeError(
                 f"reasoning must be a ReasoningConfig, got {type(self.reasoning).__name__}"
             )
+        self._check_tools()
         options = self.vendor_options
         if options is not None and not isinstance(options, dict):
             if not isinstance(options, Mapping):
                 raise TypeError(f"vendor_options must be a mapping, got {type(options).__name__}")
             msgspec.structs.force_setattr(self, "vendor_options", dict(options))
+
+    def _check_tools(self) -> None:
+        """Stores tools as a tuple and checks them and the tool choice."""
+        tools = self.tools
+        if isinstance(tools, list):
+            tools = tuple(tools)
+            msgspec.structs.force_setattr(self, "tools", tools)
+        if not isinstance(tools, tuple) or not all(isinstance(t, Tool) for t in tools):
+            raise TypeError("tools must be a list or tuple of Tool")
+        names = [tool.name for tool in tools]
+        if len(set(names)) != len(names):
+            raise ValueError(f"tool names must be unique, got {names}")
+        choice = self.tool_choice
+        if not isinstance(choice, str) or (choice not in _TOOL_CHOICES and choice not in names):
+            raise ValueError(
+                "tool_choice must be 'auto', 'none', 'required' or one of the tools' names, "
+                f"got {choice!r}"
+            )
+        if choice == "required" and not tools:
+            raise ValueError("tool_choice 'required' needs tools")
+        if self.parallel_tool_calls is not None and not isinstance(self.parallel_tool_calls, bool):
+            raise TypeError("parallel_tool_calls must be a bool or None")
 
     @property
     def wants_json(self) -> bool:
@@ -395,7 +583,9 @@ def _number_within(value: Any, low: float, high: float) -> bool:
 class CompletionResponse(msgspec.Struct, frozen=True, kw_only=True):
     """A finished answer, normalised across vendors.
 
-    `parts` is the answer in order (text and reasoning parts); `content` its text joined and
+    `parts` is the answer in order (text, reasoning and tool-call parts; `tool_calls` lists
+    the calls alone: an answer holding calls finishes with "tool_calls"); `content` its text
+    joined and
     `reasoning_text` its reasoning joined (None when there is none). Give either `content` or
     `parts`: the other is derived. `input_tokens` counts every input token, cache reads and
     writes included (`cached_input_tokens` and `cache_write_tokens` say how many of them);
@@ -442,6 +632,20 @@ class CompletionResponse(msgspec.Struct, frozen=True, kw_only=True):
             if thinking:
                 msgspec.structs.force_setattr(self, "reasoning_text", thinking)
 
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        """The tool calls the answer holds, in answer order."""
+        return tuple(part for part in self.parts if type(part) is ToolCall)
+
+
+class ToolCallDelta(msgspec.Struct, frozen=True, tag=True):
+    """A piece of a streamed tool call: `index` names the call; `id` and `name` come once."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments_delta: str = ""
+
 
 class TextDelta(msgspec.Struct, frozen=True, tag=True):
     """A piece of streamed answer text, in order."""
@@ -461,4 +665,4 @@ class StreamEnd(msgspec.Struct, frozen=True, tag=True):
     response: CompletionResponse
 
 
-StreamEvent: TypeAlias = TextDelta | ReasoningDelta | StreamEnd
+StreamEvent: TypeAlias = TextDelta | ReasoningDelta | ToolCallDelta | StreamEnd

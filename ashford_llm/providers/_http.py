@@ -11,7 +11,7 @@ import email.utils
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import msgspec
@@ -34,6 +34,7 @@ __all__ = [
     "DEFAULT_LIMITS",
     "DEFAULT_TIMEOUT",
     "HTTPX_ERRORS",
+    "decode_arguments",
     "decode_json",
     "excerpt",
     "map_httpx_errors",
@@ -119,6 +120,28 @@ def decode_json(
             f"cannot parse {what}: {exc}: {excerpt(body)!r}",
             provider=provider,
             body_excerpt=excerpt(body),
+        ) from exc
+
+
+_ARGUMENTS: msgspec.json.Decoder[dict[str, Any]] = msgspec.json.Decoder(dict[str, Any])
+
+
+def decode_arguments(raw: str | bytes, *, tool: str) -> dict[str, Any]:
+    """Decodes a tool call's arguments (a JSON object; empty text is `{}`).
+
+    Arguments that are not a JSON object raise ResponseDecodeError (retryable: the model may
+    write them right the next time) with the raw text in `body_excerpt`.
+    """
+    if not raw or not raw.strip():
+        return {}
+    try:
+        return _ARGUMENTS.decode(raw)
+    except DECODE_FAILURES as exc:
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        raise ResponseDecodeError(
+            f"the arguments of a call of tool {tool!r} are not a JSON object: {exc}: "
+            f"{excerpt(text)!r}",
+            body_excerpt=text,
         ) from exc
 
 

@@ -36,7 +36,7 @@ from ashford_llm.errors import (
 from ashford_llm.middleware import Retry
 from ashford_llm.protocol import LLMProvider
 from ashford_llm.providers import AnthropicProvider
-from tests.providers.real_recordings import recordings, replay
+from tests.providers.real_recordings import all_recordings, replay
 
 URL = "https://api.anthropic.com/v1/messages"
 KEY = "sk-ant-api03-test-key-0123456789"
@@ -922,7 +922,7 @@ async def test_aclose_closes_an_owned_client_but_not_a_shared_one() -> None:
 # --- real recordings -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", recordings("anthropic"))
+@pytest.mark.parametrize("path", all_recordings("anthropic"))
 async def test_real_recordings_replay(path: Path) -> None:
     seen = await replay(path, lambda config, client: provider(config=config, http_client=client))
     for request in seen:

@@ -25,7 +25,7 @@ from ashford_llm.errors import (
     ServerError,
 )
 from ashford_llm.providers import GoogleProvider
-from tests.providers.real_recordings import recordings, replay
+from tests.providers.real_recordings import all_recordings, replay
 
 BASE = "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash"
 URL = f"{BASE}:generateContent"
@@ -928,7 +928,7 @@ async def test_aclose_closes_an_owned_client_but_not_a_shared_one() -> None:
 # --- real recordings -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", recordings("google"))
+@pytest.mark.parametrize("path", all_recordings("google"))
 async def test_real_recordings_replay_to_the_expected_outcome(path: Path) -> None:
     def make(config: ModelConfig, client: httpx.AsyncClient) -> GoogleProvider:
         return GoogleProvider(config, api_key=KEY, http_client=client)

@@ -30,7 +30,7 @@ from ashford_llm import (
     TextDelta,
 )
 from ashford_llm.providers import OpenAIProvider
-from tests.providers.real_recordings import recordings, replay
+from tests.providers.real_recordings import all_recordings, replay
 
 KEY = "sk-proj-test0123456789abcdef"
 CONFIG = ModelConfig("openai", "gpt-4o-mini", max_output_tokens=300)
@@ -824,7 +824,7 @@ async def test_key_echoed_by_the_server_never_reaches_the_error() -> None:
 # --- real recordings ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", recordings("openai"))
+@pytest.mark.parametrize("path", all_recordings("openai"))
 async def test_real_recording_replays_to_the_expected_outcome(path: Path) -> None:
     seen = await replay(path, lambda c, h: OpenAIProvider(c, api_key=KEY, http_client=h))
     assert str(seen[0].url).endswith("/v1/chat/completions")

@@ -21,6 +21,7 @@ from ashford_llm.types import (
     ReasoningPart,
     TextDelta,
     TextPart,
+    ToolCallDelta,
 )
 
 __all__ = ["AttributeValue", "CallRecord", "Instruments", "error_type"]
@@ -108,12 +109,13 @@ class CallRecord:
         self.streamed: list[TextDelta | ReasoningDelta] = []
         self.response: CompletionResponse | None = None
 
-    def chunk(self, delta: TextDelta | ReasoningDelta) -> None:
-        """Notes a streamed chunk's arrival time (and the chunk, when capturing content).
+    def chunk(self, delta: TextDelta | ReasoningDelta | ToolCallDelta) -> None:
+        """Notes a streamed chunk's arrival time (and its text, when capturing content).
 
-        Reasoning chunks count like text chunks for time to first chunk and time per chunk:
-        the conventions time the response stream's chunks, and a reasoning model's first
-        sign of life is its thinking.
+        Reasoning and tool-call chunks count like text chunks for time to first chunk and
+        time per chunk: the conventions time the response stream's chunks, and a reasoning
+        model's first sign of life is its thinking. A tool call's pieces are captured from
+        the final response, not from its deltas.
         """
         now = self.instruments.clock()
         if self.last_chunk is None:
@@ -122,7 +124,7 @@ class CallRecord:
         else:
             self.chunk_gaps.append(now - self.last_chunk)
         self.last_chunk = now
-        if self.content:
+        if self.content and not isinstance(delta, ToolCallDelta):
             self.streamed.append(delta)
 
     def succeed(self, response: CompletionResponse) -> None:

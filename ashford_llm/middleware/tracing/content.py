@@ -26,6 +26,8 @@ from ashford_llm.types import (
     Part,
     ReasoningPart,
     TextPart,
+    ToolCall,
+    ToolResult,
 )
 
 __all__ = [
@@ -109,6 +111,14 @@ def _parts(content: str | tuple[Part, ...]) -> list[dict[str, Any]]:
             parts.append({"type": "reasoning", "content": part.text})
         elif isinstance(part, ImagePart | DocumentPart):
             parts.append(_attachment(part))
+        elif isinstance(part, ToolCall):
+            parts.append(
+                {"type": "tool_call", "id": part.id, "name": part.name, "arguments": part.arguments}
+            )
+        elif isinstance(part, ToolResult):
+            parts.append(
+                {"type": "tool_call_response", "id": part.tool_call_id, "response": part.content}
+            )
     return parts
 
 

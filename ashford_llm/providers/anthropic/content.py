@@ -149,8 +149,10 @@ def _append_parts(
                     "models with a 200k-token window)"
                 )
             blocks.append(_image(part))
-        else:
+        elif isinstance(part, DocumentPart):
             blocks.append(_document(part))
+        else:
+            raise InvalidRequestError(f"{type(part).__name__} parts are not sent to Anthropic yet")
 
 
 def _mark(blocks: list[dict[str, Any]], turns: list[dict[str, Any]] | None, tally: _Tally) -> None:
