@@ -17,6 +17,9 @@ from ashford_llm import (
     StreamEvent,
     TextDelta,
     TextPart,
+    Tool,
+    ToolCall,
+    ToolResult,
 )
 
 
@@ -40,7 +43,7 @@ def test_message_constructors_set_roles() -> None:
     assert ChatMessage.assistant("a").role == "assistant"
 
 
-@pytest.mark.parametrize("role", ["tool", "developer", "", "USER"])
+@pytest.mark.parametrize("role", ["function", "developer", "", "USER"])
 def test_message_rejects_unknown_role(role: str) -> None:
     with pytest.raises(ValueError, match="role must be one of"):
         ChatMessage(role, "hi")  # type: ignore[arg-type]
@@ -271,3 +274,86 @@ def test_a_request_without_schema_or_vendor_options_stays_hashable() -> None:
     assert hash(request) == hash(
         CompletionRequest([ChatMessage.user("a")], reasoning=ReasoningConfig(effort="low"))
     )
+
+
+class Weather(msgspec.Struct, frozen=True):
+    city: str
+    unit: str = "C"
+
+
+def test_a_tool_describes_a_type_once_and_parses_calls_into_it() -> None:
+    tool = Tool("get_weather", "The weather now", Weather)
+    assert tool.schema["properties"]["city"] == {"type": "string"}
+    assert tool.schema["required"] == ["city"]
+    call = ToolCall("call_1", "get_weather", {"city": "Paris"})
+    assert tool.parse(call) == Weather("Paris")
+    with pytest.raises(msgspec.ValidationError, match="city"):
+        tool.parse(ToolCall("call_2", "get_weather", {"town": "Paris"}))
+    schema_tool = Tool("lookup", parameters={"type": "object", "properties": {}})
+    assert schema_tool.parse(call) == {"city": "Paris"}
+    assert Tool("get_weather", "The weather now", Weather) == tool
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (("has space",), ValueError),
+        (("x" * 65,), ValueError),
+        (("ok", 3), TypeError),
+        (("ok", "", {"type": "array"}), ValueError),
+        (("ok", "", int), ValueError),
+    ],
+)
+def test_a_tool_rejects_a_bad_name_description_or_parameters(
+    args: tuple[Any, ...], error: type
+) -> None:
+    with pytest.raises(error):
+        Tool(*args)
+
+
+def test_tool_calls_and_results_live_in_their_roles() -> None:
+    call = ToolCall("call_1", "get_weather", {"city": "Paris"})
+    assert ChatMessage.assistant("Let me look.", call).text == "Let me look."
+    result = ChatMessage.tool_result("call_1", "18 C")
+    assert result.role == "tool"
+    assert result.content == (ToolResult("call_1", "18 C"),)
+    with pytest.raises(ValueError, match="assistant"):
+        ChatMessage.user(call)
+    with pytest.raises(ValueError, match="tool"):
+        ChatMessage.user(ToolResult("call_1", "x"))
+    with pytest.raises(ValueError, match="ToolResult"):
+        ChatMessage("tool", "18 C")
+    with pytest.raises(ValueError, match="id must be"):
+        ToolCall("", "get_weather")
+
+
+def test_a_request_checks_its_tool_choice_against_its_tools() -> None:
+    tools = [Tool("get_weather", parameters=Weather), Tool("get_time")]
+    hello = [ChatMessage.user("hi")]
+    assert CompletionRequest(hello, tools=tools, tool_choice="get_time").tools == tuple(tools)
+    for choice in ("auto", "none", "required"):
+        CompletionRequest(hello, tools=tools, tool_choice=choice)
+    with pytest.raises(ValueError, match="tool_choice"):
+        CompletionRequest(hello, tools=tools, tool_choice="get_news")
+    with pytest.raises(ValueError, match="needs tools"):
+        CompletionRequest(hello, tool_choice="required")
+    with pytest.raises(ValueError, match="unique"):
+        CompletionRequest(hello, tools=[Tool("a"), Tool("a")])
+    with pytest.raises(TypeError):
+        CompletionRequest(hello, tools=[{"name": "a"}])  # type: ignore[list-item]
+
+
+def test_a_response_lists_its_tool_calls_in_answer_order() -> None:
+    first = ToolCall("c1", "get_weather", {"city": "Paris"})
+    second = ToolCall("c2", "get_time", {})
+    response = CompletionResponse(
+        model="m",
+        input_tokens=1,
+        output_tokens=1,
+        latency_ms=0.0,
+        finish_reason="tool_calls",
+        provider="p",
+        parts=(TextPart("Checking."), first, second),
+    )
+    assert response.tool_calls == (first, second)
+    assert response.content == "Checking."

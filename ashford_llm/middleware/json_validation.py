@@ -147,7 +147,13 @@ class JsonValidation(Middleware):
     def _parsed(
         self, request: CompletionRequest, response: CompletionResponse
     ) -> CompletionResponse:
-        """Returns the response with `parsed` set, or raises JsonValidationError."""
+        """Returns the response with `parsed` set, or raises JsonValidationError.
+
+        An answer holding tool calls is the model's turn to call them, not the JSON asked for:
+        it passes unchanged (`parsed` None), and the final answer is checked.
+        """
+        if response.tool_calls:
+            return response
         value, problem = self._decode(request, response.content)
         if problem is not None:
             raise _invalid(problem, response)

@@ -9,6 +9,8 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Seque
 from dataclasses import dataclass
 from typing import TypeAlias
 
+import msgspec
+
 from ashford_llm.protocol import AsyncCloseable, ProviderInfo
 from ashford_llm.types import (
     CompletionRequest,
@@ -20,6 +22,7 @@ from ashford_llm.types import (
     StreamEvent,
     TextDelta,
     TextPart,
+    ToolCallDelta,
 )
 
 __all__ = ["MockProvider", "MockStream", "ScriptExhaustedError", "ScriptItem"]
@@ -196,6 +199,9 @@ class MockProvider(AsyncCloseable):
                     yield ReasoningDelta(piece)
         for piece in _WORDS.findall(response.content):
             yield TextDelta(piece)
+        for index, call in enumerate(response.tool_calls):
+            arguments = msgspec.json.encode(call.arguments).decode()
+            yield ToolCallDelta(index, call.id, call.name, arguments)
         yield StreamEnd(response)
 
     async def aclose(self) -> None:

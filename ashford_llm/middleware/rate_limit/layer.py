@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncGenerator
 
+import msgspec
 from opentelemetry import trace
 
 from ashford_llm.middleware._base import Middleware, format_option
@@ -37,6 +38,8 @@ from ashford_llm.types import (
     StreamEnd,
     StreamEvent,
     TextPart,
+    ToolCall,
+    ToolResult,
 )
 
 __all__ = ["RateLimit", "estimate_input_tokens"]
@@ -165,9 +168,13 @@ def estimate_input_tokens(request: CompletionRequest, *, vendor: Vendor | None =
     """Estimates a request's input tokens: text at four characters per token, attachments
     by the vendor's documented counting (the largest of the three rules when `vendor` is None).
 
-    Text and reasoning parts count their text; a CachePoint counts nothing.
+    Text and reasoning parts count their text, tool calls and results their JSON or text,
+    tool definitions their name, description and schema; a CachePoint counts nothing.
     """
-    chars = 0
+    chars = sum(
+        len(tool.name) + len(tool.description) + len(_SCHEMA_TEXT.encode(tool.schema))
+        for tool in request.tools
+    )
     media = 0
     for message in request.messages:
         content = message.content
@@ -181,7 +188,14 @@ def estimate_input_tokens(request: CompletionRequest, *, vendor: Vendor | None =
                 media += image_tokens(part, vendor)
             elif isinstance(part, DocumentPart):
                 media += document_tokens(part, vendor)
+            elif isinstance(part, ToolCall):
+                chars += len(part.name) + len(_SCHEMA_TEXT.encode(part.arguments))
+            elif isinstance(part, ToolResult):
+                chars += len(part.content)
     return math.ceil(chars / 4) + media
+
+
+_SCHEMA_TEXT = msgspec.json.Encoder()
 
 
 def _used_tokens(response: CompletionResponse, permit: RatePermit) -> int:
