@@ -33,6 +33,7 @@ from ashford_llm import (
     ResponseDecodeError,
     StreamEnd,
     TextDelta,
+    ToolCallDelta,
 )
 from ashford_llm.providers._http import parse_retry_after
 from tests.reliability.vendors import VENDORS, error_body, make_provider, ok_body, sse_events
@@ -279,6 +280,8 @@ async def call(vendor: str, stream: bool, exchange: Exchange) -> CompletionRespo
                     texts.append(event.text)
                 elif isinstance(event, ReasoningDelta):
                     thoughts.append(event.text)
+                elif isinstance(event, ToolCallDelta):
+                    assert event.index >= 0, event
                 else:
                     assert isinstance(event, StreamEnd), event
                     ends.append(event)
