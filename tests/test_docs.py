@@ -1,6 +1,6 @@
-"""The Python examples of docs/middleware.md, docs/content.md and README's "Composing a stack" run.
+"""The Python examples of docs/middleware.md, content.md, tools.md and the README run.
 
-Each page's ```python blocks run in order in one namespace, top-level `await` allowed, as a
+From the README, the "Composing a stack" section runs. Each page's ```python blocks run in order in one namespace, top-level `await` allowed, as a
 reader would paste them into `python -m asyncio`. Coroutine functions named `test_*` that a
 page defines (the README's example tests) are run afterwards. Vendor HTTP is mocked with respx.
 """
@@ -98,3 +98,9 @@ async def test_content_page_examples_run() -> None:
     path = ROOT / "docs" / "content.md"
     namespace = await run_page("docs/content.md", path.read_text(encoding="utf-8"))
     assert {"provider", "classify", "RULES"} <= namespace.keys()
+
+
+async def test_tools_page_examples_run() -> None:
+    path = ROOT / "docs" / "tools.md"
+    namespace = await run_page("docs/tools.md", path.read_text(encoding="utf-8"))
+    assert {"weather", "run", "final"} <= namespace.keys()
