@@ -398,6 +398,21 @@ async def test_stream_repeated_ids_are_not_sent_again_and_whole_calls_in_one_fra
     )
 
 
+async def test_stream_skips_every_fragment_of_a_custom_tool_call() -> None:
+    custom = {"index": 0, "id": "c0", "type": "custom", "custom": {"name": "g", "input": ""}}
+    stream = (
+        call_chunk(custom)
+        + call_chunk({"index": 0, "custom": {"input": "free text"}})
+        + call_chunk({"index": 1, "id": "c1", "function": {"name": "get_time", "arguments": ""}})
+        + finish_chunk("tool_calls")
+        + DONE
+    )
+    async with provider_for(lambda request: sse(stream)) as provider:
+        events = await collect(provider, ask())
+    assert events[:-1] == [ToolCallDelta(1, "c1", "get_time", "")]
+    assert events[-1].response.tool_calls == (ToolCall("c1", "get_time", {}),)
+
+
 async def test_stream_arguments_that_are_not_json_raise_at_the_end() -> None:
     stream = (
         call_chunk({"index": 0, "id": "c1", "function": {"name": "get_weather", "arguments": "{"}})

@@ -136,12 +136,13 @@ class _Chunk(msgspec.Struct):
 class _StreamedCall:
     """One streamed call's id, name and argument pieces, as its fragments arrive."""
 
-    __slots__ = ("arguments", "id", "name")
+    __slots__ = ("arguments", "id", "name", "skipped")
 
     def __init__(self, call_id: str | None, name: str | None) -> None:
         self.id = call_id
         self.name = name
         self.arguments: list[str] = []
+        self.skipped = False
 
 
 _COMPLETION = msgspec.json.Decoder(_Completion)
@@ -335,15 +336,18 @@ class OpenAIStreamDecoder:
         """Keeps each call fragment and returns its delta; id and name come once per call."""
         deltas = []
         for fragment in fragments:
-            if fragment.type is not None and fragment.type != "function":
-                continue
             function = fragment.function
             arguments = (function.arguments if function else None) or ""
             name = function.name if function else None
             call = self._calls.get(fragment.index)
             if call is None:
                 call = self._calls[fragment.index] = _StreamedCall(fragment.id, name)
+                if fragment.type is not None and fragment.type != "function":
+                    call.skipped = True  # a custom tool's call: its later fragments too
+                    continue
                 deltas.append(ToolCallDelta(fragment.index, call.id, call.name, arguments))
+            elif call.skipped:
+                continue
             else:
                 # Later fragments carry only arguments; a server that repeats the id or name
                 # fills a gap at most.
@@ -360,6 +364,7 @@ class OpenAIStreamDecoder:
         calls = [
             _tool_call(call.id, call.name, "".join(call.arguments))
             for _, call in sorted(self._calls.items())
+            if not call.skipped
         ]
         finish = "tool_calls" if calls else _finish_reason(self._finish)
         if not calls:
