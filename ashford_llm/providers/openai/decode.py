@@ -8,10 +8,18 @@ objects are read in `errors`.
 Chat Completions returns no reasoning text, only `completion_tokens_details.reasoning_tokens`,
 so `reasoning_text` stays None. An answer cut at the budget with no text but reasoning tokens
 raises an EmptyResponseError that says the budget went to reasoning.
+
+Tool calls (`message.tool_calls`, streamed as `delta.tool_calls` fragments keyed by `index`)
+become ToolCall parts after the answer's text, their JSON argument strings decoded by
+`decode_arguments`. An answer holding calls finishes with "tool_calls" whatever OpenAI said
+(it says "stop" when `tool_choice` forced a function) and needs no text. Calls of other types
+(`custom` tools, which the library does not offer) are skipped. A call without an id (some
+OpenAI-compatible servers) gets a generated `call_...` id so a result can name it.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 import msgspec
@@ -22,10 +30,24 @@ from ashford_llm.errors import (
     ResponseDecodeError,
     redact,
 )
-from ashford_llm.providers._http import DECODE_FAILURES, decode_json, excerpt, require_text
+from ashford_llm.providers._http import (
+    DECODE_FAILURES,
+    decode_arguments,
+    decode_json,
+    excerpt,
+    require_text,
+)
 from ashford_llm.providers.dialect import NO_DELTAS, Delta
 from ashford_llm.providers.openai.errors import ErrorBody, error_from_object
-from ashford_llm.types import CompletionResponse, FinishReason, TextDelta
+from ashford_llm.types import (
+    CompletionResponse,
+    FinishReason,
+    Part,
+    TextDelta,
+    TextPart,
+    ToolCall,
+    ToolCallDelta,
+)
 
 __all__ = ["OpenAIStreamDecoder", "parse_completion"]
 
@@ -38,9 +60,21 @@ _FINISH: dict[str, FinishReason] = {
 }
 
 
+class _Function(msgspec.Struct):
+    name: str | None = None
+    arguments: str | None = None
+
+
+class _ToolCall(msgspec.Struct):
+    id: str | None = None
+    type: str | None = None
+    function: _Function | None = None
+
+
 class _Message(msgspec.Struct):
     content: str | None = None
     refusal: str | None = None
+    tool_calls: list[_ToolCall] | None = None
 
 
 class _Choice(msgspec.Struct):
@@ -72,9 +106,17 @@ class _Completion(msgspec.Struct):
     error: ErrorBody | str | None = None
 
 
+class _ToolCallFragment(msgspec.Struct):
+    index: int = 0
+    id: str | None = None
+    type: str | None = None
+    function: _Function | None = None
+
+
 class _Delta(msgspec.Struct):
     content: str | None = None
     refusal: str | None = None
+    tool_calls: list[_ToolCallFragment] | None = None
 
 
 class _ChunkChoice(msgspec.Struct):
@@ -91,6 +133,18 @@ class _Chunk(msgspec.Struct):
     error: ErrorBody | str | None = None
 
 
+class _StreamedCall:
+    """One streamed call's id, name and argument pieces, as its fragments arrive."""
+
+    __slots__ = ("arguments", "id", "name", "skipped")
+
+    def __init__(self, call_id: str | None, name: str | None) -> None:
+        self.id = call_id
+        self.name = name
+        self.arguments: list[str] = []
+        self.skipped = False
+
+
 _COMPLETION = msgspec.json.Decoder(_Completion)
 _CHUNK = msgspec.json.Decoder(_Chunk)
 
@@ -98,6 +152,38 @@ _CHUNK = msgspec.json.Decoder(_Chunk)
 def _finish_reason(value: str | None) -> FinishReason:
     """Normalises OpenAI's finish_reason."""
     return _FINISH.get(value or "", "other")
+
+
+def _call_id(call_id: str | None) -> str:
+    """Returns the vendor's call id, or a generated one where it sent none."""
+    return call_id or f"call_{uuid.uuid4().hex[:24]}"
+
+
+def _tool_calls(calls: list[_ToolCall]) -> list[ToolCall]:
+    """Decodes a message's function calls, skipping other call types (custom tools)."""
+    decoded = []
+    for call in calls:
+        function = call.function
+        if function is None or (call.type is not None and call.type != "function"):
+            continue
+        decoded.append(_tool_call(call.id, function.name, function.arguments or ""))
+    return decoded
+
+
+def _tool_call(call_id: str | None, name: str | None, arguments: str) -> ToolCall:
+    """Builds one call, decoding its JSON arguments; a call without a name cannot be run."""
+    if not name:
+        raise ResponseDecodeError(
+            f"a tool call without a function name (arguments {excerpt(arguments)!r})",
+            body_excerpt=excerpt(arguments),
+        )
+    return ToolCall(_call_id(call_id), name, decode_arguments(arguments, tool=name))
+
+
+def _with_calls(content: str, calls: Sequence[ToolCall]) -> tuple[Part, ...]:
+    """Returns the answer's parts: its text, then its calls (Chat Completions' order)."""
+    text: tuple[Part, ...] = (TextPart(content),) if content else ()
+    return text + tuple(calls)
 
 
 def _response(
@@ -110,12 +196,14 @@ def _response(
     response_id: str | None,
     request_id: str | None,
     usage: _Usage | None,
+    calls: Sequence[ToolCall] = (),
 ) -> CompletionResponse:
     """Builds the response; a server that sent no usage reports 0 tokens."""
     prompt = usage.prompt_tokens_details if usage else None
     completion = usage.completion_tokens_details if usage else None
     return CompletionResponse(
         content=content,
+        parts=_with_calls(content, calls) if calls else (),
         model=model,
         input_tokens=(usage.prompt_tokens or 0) if usage else 0,
         output_tokens=(usage.completion_tokens or 0) if usage else 0,
@@ -168,9 +256,14 @@ def _refused(refusal: str, provider: str, request_id: str | None) -> ContentFilt
 
 
 class OpenAIStreamDecoder:
-    """Collects one Chat Completions stream: text deltas, finish reason, usage, `[DONE]`."""
+    """Collects one Chat Completions stream: text and call deltas, finish reason, usage, `[DONE]`.
+
+    Call fragments are kept per `index` (id, name, argument pieces); each becomes one
+    ToolCallDelta, the id and name only on the first delta of its call.
+    """
 
     __slots__ = (
+        "_calls",
         "_finish",
         "_id",
         "_model",
@@ -189,6 +282,7 @@ class OpenAIStreamDecoder:
         self._finish: str | None = None
         self._id: str | None = None
         self._usage: _Usage | None = None
+        self._calls: dict[int, _StreamedCall] = {}
         self.done = False
 
     @property
@@ -234,15 +328,51 @@ class OpenAIStreamDecoder:
                 if delta.content:
                     self._parts.append(delta.content)
                     deltas = (TextDelta(delta.content),)
+                if delta.tool_calls:
+                    deltas = [*deltas, *self._call_deltas(delta.tool_calls)]
+        return deltas
+
+    def _call_deltas(self, fragments: list[_ToolCallFragment]) -> list[ToolCallDelta]:
+        """Keeps each call fragment and returns its delta; id and name come once per call."""
+        deltas = []
+        for fragment in fragments:
+            function = fragment.function
+            arguments = (function.arguments if function else None) or ""
+            name = function.name if function else None
+            call = self._calls.get(fragment.index)
+            if call is None:
+                call = self._calls[fragment.index] = _StreamedCall(fragment.id, name)
+                if fragment.type is not None and fragment.type != "function":
+                    call.skipped = True  # a custom tool's call: its later fragments too
+                    continue
+                deltas.append(ToolCallDelta(fragment.index, call.id, call.name, arguments))
+            elif call.skipped:
+                continue
+            else:
+                # Later fragments carry only arguments; a server that repeats the id or name
+                # fills a gap at most.
+                call.id = call.id or fragment.id
+                call.name = call.name or name
+                deltas.append(ToolCallDelta(fragment.index, arguments_delta=arguments))
+            if arguments:
+                call.arguments.append(arguments)
         return deltas
 
     def response(self, latency_ms: float, request_id: str | None) -> CompletionResponse:
         """Builds the final response, raising a typed error for a refusal or no text."""
         content = "".join(self._parts)
-        finish = _finish_reason(self._finish)
-        if not content and self._refusal:
-            raise _refused("".join(self._refusal), self._provider, request_id)
-        _require_text(content, finish, self._usage, provider=self._provider, request_id=request_id)
+        calls = [
+            _tool_call(call.id, call.name, "".join(call.arguments))
+            for _, call in sorted(self._calls.items())
+            if not call.skipped
+        ]
+        finish = "tool_calls" if calls else _finish_reason(self._finish)
+        if not calls:
+            if not content and self._refusal:
+                raise _refused("".join(self._refusal), self._provider, request_id)
+            _require_text(
+                content, finish, self._usage, provider=self._provider, request_id=request_id
+            )
         return _response(
             content=content,
             model=self._model,
@@ -252,6 +382,7 @@ class OpenAIStreamDecoder:
             response_id=self._id,
             request_id=request_id,
             usage=self._usage,
+            calls=calls,
         )
 
 
@@ -270,10 +401,12 @@ def parse_completion(
     choice = parsed.choices[0]
     message = choice.message or _Message()
     content = message.content or ""
-    finish = _finish_reason(choice.finish_reason)
-    if not content and message.refusal:
-        raise _refused(message.refusal, provider, request_id)
-    _require_text(content, finish, parsed.usage, provider=provider, request_id=request_id)
+    calls = _tool_calls(message.tool_calls) if message.tool_calls else []
+    finish = "tool_calls" if calls else _finish_reason(choice.finish_reason)
+    if not calls:
+        if not content and message.refusal:
+            raise _refused(message.refusal, provider, request_id)
+        _require_text(content, finish, parsed.usage, provider=provider, request_id=request_id)
     return _response(
         content=content,
         model=parsed.model or model,
@@ -283,4 +416,5 @@ def parse_completion(
         response_id=parsed.id,
         request_id=request_id,
         usage=parsed.usage,
+        calls=calls,
     )

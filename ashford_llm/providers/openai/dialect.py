@@ -22,8 +22,14 @@ from ashford_llm.providers.dialect import deep_merge, read_sse
 from ashford_llm.providers.openai.content import MediaTally, check_payload, encode_parts
 from ashford_llm.providers.openai.decode import OpenAIStreamDecoder, parse_completion
 from ashford_llm.providers.openai.errors import error_from_body, error_in_body
+from ashford_llm.providers.openai.tools import (
+    encode_tool_choice,
+    encode_tools,
+    tool_calls,
+    tool_messages,
+)
 from ashford_llm.providers.provider import HTTPProvider, check_config, resolve_base_url
-from ashford_llm.types import CompletionRequest, CompletionResponse
+from ashford_llm.types import CompletionRequest, CompletionResponse, ToolCall
 
 __all__ = ["OpenAIDialect", "OpenAIProvider"]
 
@@ -117,6 +123,7 @@ class OpenAIDialect:
 
         A text message stays `"content": "..."`; parts are encoded by `content`, which
         checks OpenAI's media types and limits. A system message takes the configured role.
+        Tools, the tool choice, calls and results are encoded by `tools`.
         """
         config = self.config
         system_role = self.system_role
@@ -128,9 +135,17 @@ class OpenAIDialect:
             if isinstance(content, str):
                 messages.append({"role": role, "content": content})
                 continue
+            if role == "tool":
+                messages.extend(tool_messages(content))
+                continue
             if tally is None:
                 tally = MediaTally()
             parts = encode_parts(message, content, index, tally, breakpoints=self.cache_breakpoints)
+            if role == "assistant" and any(type(part) is ToolCall for part in content):
+                # Assistant content is optional with tool_calls: null when the turn had no text.
+                calls = tool_calls(content)
+                messages.append({"role": role, "content": parts or None, "tool_calls": calls})
+                continue
             messages.append({"role": role, "content": parts})
         body: dict[str, Any] = {
             "model": self.model,
@@ -169,6 +184,12 @@ class OpenAIDialect:
             body["response_format"] = {"type": "json_object"}
         if request.stop:
             body["stop"] = list(request.stop)
+        if request.tools:
+            body["tools"] = encode_tools(request.tools)
+            if request.tool_choice != "auto":
+                body["tool_choice"] = encode_tool_choice(request.tool_choice)
+            if request.parallel_tool_calls is not None:
+                body["parallel_tool_calls"] = request.parallel_tool_calls
         if stream:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
