@@ -1,8 +1,9 @@
 """The Python examples of docs/middleware.md, content.md, tools.md and the README run.
 
-From the README, the "Composing a stack" section runs. Each page's ```python blocks run in order in one namespace, top-level `await` allowed, as a
-reader would paste them into `python -m asyncio`. Coroutine functions named `test_*` that a
-page defines (the README's example tests) are run afterwards. Vendor HTTP is mocked with respx.
+From the README, the "Composing a stack" section runs. Each page's ```python blocks run in
+order in one namespace, top-level `await` allowed, as a reader would paste them into
+`python -m asyncio`. Coroutine functions named `test_*` that a page defines (the README's
+example tests) are run afterwards. Vendor HTTP is mocked with respx.
 """
 
 from __future__ import annotations
