@@ -406,3 +406,24 @@ async def test_a_text_signature_before_a_call_stays_a_reasoning_part() -> None:
         TextPart("Hm."),
     )
     assert type(response.parts[2]) is ToolCall
+
+
+async def test_a_signature_kept_as_a_text_less_reasoning_part_goes_on_the_next_call() -> None:
+    messages = [
+        *ASK,
+        ChatMessage.assistant(
+            ReasoningPart("", signature="old", provider="google"),
+            ToolCall("a1", "get_weather", {}, provider="google"),
+            ReasoningPart("", signature="pending", provider="google"),
+            ToolCall("b2", "get_weather", {}, SIG, "google"),
+        ),
+    ]
+    body = await body_of(CompletionRequest(messages, tools=[WEATHER]))
+    assert body["contents"][1]["parts"] == [
+        {
+            "functionCall": {"name": "get_weather", "args": {}, "id": "a1"},
+            "thoughtSignature": "old",
+        },
+        {"text": "", "thoughtSignature": "pending"},
+        {"functionCall": {"name": "get_weather", "args": {}, "id": "b2"}, "thoughtSignature": SIG},
+    ]
