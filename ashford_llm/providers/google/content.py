@@ -8,13 +8,30 @@ A ReasoningPart of this provider goes back as a thought part with its `thoughtSi
 text-less one (how `decode` keeps a signature Gemini put on a text part) becomes the signature
 of the part after it, or an empty text part when nothing follows, so an answer's parts sent
 back round-trip exactly. Other providers' reasoning is dropped: Gemini cannot read it.
+
+A ToolCall goes back as a `functionCall` part with its own `thoughtSignature` when it is this
+provider's (Gemini 3 rejects a turn whose call lost it; another vendor's call has none to send).
+A ToolResult becomes a `functionResponse` part whose `response` is `{"result": content}` or,
+for an error, `{"error": content}` (the keys the official SDK's automatic function calling
+sends); its name, when the result does not give one, is the matching call's from the history.
+Ids generated for calls Gemini sent without one are not sent back (Gemini never made them);
+any other id is, on the call and on its response.
+
+Tools are `functionDeclarations` with `parametersJsonSchema`, which takes a JSON Schema (the
+other field, `parameters`, takes Google's OpenAPI-subset Schema with upper-case types; the two
+are mutually exclusive: python-genai `types.FunctionDeclaration`). Gemini has no strict flag and
+no parallel-calls flag: `Tool.strict` and `parallel_tool_calls` send nothing. `tool_choice` is
+`toolConfig.functionCallingConfig.mode`: "auto" is Gemini's default (AUTO) and sends nothing,
+"none" is NONE, "required" ANY, and a tool's name ANY with `allowedFunctionNames` [that name].
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 from ashford_llm.errors import InvalidRequestError
+from ashford_llm.providers.google.decode import GENERATED_ID_PREFIX
 from ashford_llm.types import (
     ChatMessage,
     DocumentPart,
@@ -23,6 +40,9 @@ from ashford_llm.types import (
     ReasoningConfig,
     ReasoningPart,
     TextPart,
+    Tool,
+    ToolCall,
+    ToolResult,
 )
 
 __all__ = [
@@ -35,6 +55,7 @@ __all__ = [
     "THINKING_LEVELS",
     "check_system",
     "encode_parts",
+    "encode_tools",
     "thinking_config",
     "uses_thinking_levels",
 ]
@@ -115,10 +136,14 @@ def thinking_config(reasoning: ReasoningConfig, *, levels: bool) -> dict[str, An
     return config
 
 
-def encode_parts(message: ChatMessage, *, provider: str, inline: list[int]) -> list[dict[str, Any]]:
-    """Encodes a user or model turn's parts; `inline` counts the base64 bytes sent so far.
+def encode_parts(
+    message: ChatMessage, *, provider: str, inline: list[int], names: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Encodes a user, model or tool turn's parts; `inline` counts the base64 bytes sent so far.
 
-    `provider` is the dialect's name: only ReasoningParts of that provider are sent back.
+    `provider` is the dialect's name: only ReasoningParts and signatures of that provider are
+    sent back. `names` maps the ids of the calls seen so far to their names (calls add to it,
+    results read it).
     """
     parts: list[dict[str, Any]] = []
     signature: str | None = None  # a text-less ReasoningPart's, for the next part
@@ -141,6 +166,16 @@ def encode_parts(message: ChatMessage, *, provider: str, inline: list[int]) -> l
                     parts.append({"text": "", "thoughtSignature": signature})
                     signature = None
                 item["thoughtSignature"] = part.signature
+        elif type(part) is ToolCall:
+            names[part.id] = part.name
+            item = {"functionCall": _function_call(part)}
+            if part.signature is not None and part.provider == provider:
+                if signature is not None:
+                    parts.append({"text": "", "thoughtSignature": signature})
+                    signature = None
+                item["thoughtSignature"] = part.signature
+        elif type(part) is ToolResult:
+            item = {"functionResponse": _function_response(part, names)}
         else:  # CachePoint: Gemini caches implicitly
             continue
         if signature is not None:
@@ -150,6 +185,55 @@ def encode_parts(message: ChatMessage, *, provider: str, inline: list[int]) -> l
     if signature is not None:
         parts.append({"text": "", "thoughtSignature": signature})
     return parts
+
+
+def _function_call(call: ToolCall) -> dict[str, Any]:
+    """Encodes a call as Gemini's functionCall, with its id unless this library made it."""
+    encoded: dict[str, Any] = {"name": call.name, "args": call.arguments}
+    if not call.id.startswith(GENERATED_ID_PREFIX):
+        encoded["id"] = call.id
+    return encoded
+
+
+def _function_response(result: ToolResult, names: dict[str, str]) -> dict[str, Any]:
+    """Encodes a result as Gemini's functionResponse, naming the function it answers."""
+    name = result.name or names.get(result.tool_call_id)
+    if name is None:
+        raise InvalidRequestError(
+            f"Gemini needs the function name of tool result {result.tool_call_id!r}: no call "
+            "with that id precedes it in the conversation; give ToolResult name"
+        )
+    key = "error" if result.is_error else "result"
+    encoded: dict[str, Any] = {"name": name, "response": {key: result.content}}
+    if not result.tool_call_id.startswith(GENERATED_ID_PREFIX):
+        encoded["id"] = result.tool_call_id
+    return encoded
+
+
+_TOOL_MODES: Final = {"none": "NONE", "required": "ANY"}
+
+
+def encode_tools(tools: Sequence[Tool], choice: str) -> dict[str, Any]:
+    """Returns the body's `tools` and `toolConfig` for a request's tools and tool choice."""
+    declarations: list[dict[str, Any]] = []
+    for tool in tools:
+        if not (tool.name[0].isalpha() or tool.name[0] == "_"):
+            raise InvalidRequestError(
+                f"Gemini function names must start with a letter or '_', got {tool.name!r}"
+            )
+        declaration: dict[str, Any] = {"name": tool.name}
+        if tool.description:
+            declaration["description"] = tool.description
+        declaration["parametersJsonSchema"] = tool.schema
+        declarations.append(declaration)
+    body: dict[str, Any] = {"tools": [{"functionDeclarations": declarations}]}
+    if choice != "auto":
+        mode = _TOOL_MODES.get(choice)
+        config: dict[str, Any] = (
+            {"mode": mode} if mode else {"mode": "ANY", "allowedFunctionNames": [choice]}
+        )
+        body["toolConfig"] = {"functionCallingConfig": config}
+    return body
 
 
 def check_system(parts: tuple[Part, ...]) -> None:

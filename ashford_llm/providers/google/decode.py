@@ -11,6 +11,16 @@ on a thought part as that part's signature, on any other part (Gemini 3 signs te
 a text-less ReasoningPart placed just before the part it belongs to, which the dialect turns
 back into a signature on the next part. A stream joins consecutive pieces of one kind into one
 part; a signature arriving on an empty closing chunk stays a text-less ReasoningPart at the end.
+
+A `functionCall` part is a ToolCall in answer order, its `thoughtSignature` (Gemini 3 signs the
+first call of a turn and requires it back) kept on the call itself. `args` is read as raw JSON
+and decoded by `decode_arguments` (absent: `{}`). Gemini's `id` is optional and usually absent:
+a missing one is generated as `gemini-<responseId>-<n>` (`n` the call's position among the
+answer's calls; the name stands in for a missing responseId), stable for the conversation
+because it is derived from the answer, and recognisable by its prefix so the dialect does not
+send it back as if Gemini had made it. Gemini streams each call whole in one chunk: one
+ToolCallDelta carries its id, name and complete JSON arguments. An answer with calls finishes
+with "tool_calls" (Gemini says STOP) and needs no text.
 """
 
 from __future__ import annotations
@@ -19,8 +29,8 @@ from collections.abc import Sequence
 
 import msgspec
 
-from ashford_llm.errors import ContentFilterError, EmptyResponseError
-from ashford_llm.providers._http import decode_json, require_text
+from ashford_llm.errors import ContentFilterError, EmptyResponseError, ResponseDecodeError
+from ashford_llm.providers._http import decode_arguments, decode_json, require_text
 from ashford_llm.providers.dialect import NO_DELTAS, Delta
 from ashford_llm.providers.google.errors import Status, error_from_status
 from ashford_llm.types import (
@@ -31,9 +41,14 @@ from ashford_llm.types import (
     ReasoningPart,
     TextDelta,
     TextPart,
+    ToolCall,
+    ToolCallDelta,
 )
 
-__all__ = ["GoogleStreamDecoder", "parse_response"]
+__all__ = ["GENERATED_ID_PREFIX", "GoogleStreamDecoder", "parse_response"]
+
+GENERATED_ID_PREFIX = "gemini-"
+"""Starts the ids generated for calls Gemini sent without one."""
 
 _FINISH_REASONS: dict[str, FinishReason] = {
     "STOP": "stop",
@@ -49,10 +64,17 @@ _FINISH_REASONS: dict[str, FinishReason] = {
 }
 
 
+class _FunctionCall(msgspec.Struct):
+    name: str | None = None
+    args: msgspec.Raw = msgspec.Raw()
+    id: str | None = None
+
+
 class _Part(msgspec.Struct, rename="camel"):
     text: str | None = None
     thought: bool | None = None
     thought_signature: str | None = None
+    function_call: _FunctionCall | None = None
 
 
 class _Content(msgspec.Struct, rename="camel"):
@@ -99,19 +121,24 @@ class _Run(msgspec.Struct):
 class _Parts:
     """Assembles an answer's parts in order; `merge` joins a stream's consecutive pieces."""
 
-    __slots__ = ("merge", "provider", "runs")
+    __slots__ = ("calls", "merge", "provider", "response_id", "runs")
 
     def __init__(self, provider: str, *, merge: bool) -> None:
         self.provider = provider
         self.merge = merge
-        self.runs: list[_Run] = []
+        self.runs: list[_Run | ToolCall] = []
+        self.calls = 0
+        self.response_id: str | None = None
 
     def add(self, part: _Part, deltas: list[Delta] | None) -> None:
-        """Adds one vendor part; appends its delta (if it has text) to `deltas`."""
+        """Adds one vendor part; appends its delta (if it has text or a call) to `deltas`."""
+        if part.function_call is not None:
+            self._call(part.function_call, part.thought_signature, deltas)
+            return
         text = part.text or ""
         signature = part.thought_signature
         runs = self.runs
-        last = runs[-1] if runs else None
+        last = runs[-1] if runs and type(runs[-1]) is _Run else None
         if part.thought:
             # A thought run stays open until a signed part closes it.
             if self.merge and last is not None and last.thought and last.signature is None:
@@ -134,17 +161,38 @@ class _Parts:
         if deltas is not None:
             deltas.append(TextDelta(text))
 
+    def _call(self, call: _FunctionCall, signature: str | None, deltas: list[Delta] | None) -> None:
+        """Adds a functionCall as a ToolCall (an id generated when Gemini sent none)."""
+        name = call.name
+        if not name:
+            raise ResponseDecodeError("Gemini sent a functionCall without a name")
+        raw = bytes(call.args)
+        arguments = {} if raw == b"null" else decode_arguments(raw, tool=name)
+        index = self.calls
+        self.calls += 1
+        call_id = call.id or f"{GENERATED_ID_PREFIX}{self.response_id or name}-{index}"
+        self.runs.append(
+            ToolCall(call_id, name, arguments, signature=signature, provider=self.provider)
+        )
+        if deltas is not None:
+            text = "" if raw == b"null" else raw.decode()
+            deltas.append(ToolCallDelta(index, call_id, name, text))
+
     def build(self) -> tuple[str, tuple[Part, ...], str | None]:
         """Returns the text, the parts (empty for plain text) and the reasoning text."""
         runs = self.runs
         if not runs:
             return "", (), None
-        if len(runs) == 1 and not runs[0].thought:
-            return "".join(runs[0].pieces), (), None
+        first = runs[0]
+        if len(runs) == 1 and type(first) is _Run and not first.thought:
+            return "".join(first.pieces), (), None
         parts: list[Part] = []
         texts: list[str] = []
         thoughts: list[str] = []
         for run in runs:
+            if isinstance(run, ToolCall):
+                parts.append(run)
+                continue
             joined = "".join(run.pieces)
             if run.thought:
                 thoughts.append(joined)
@@ -206,7 +254,10 @@ def _build(
 ) -> CompletionResponse:
     """Normalises usage: input includes cached content; output includes thoughts."""
     content, parts, reasoning = built
-    _require_text(content, finish, usage, reasoning, provider=provider, request_id=request_id)
+    if parts and any(type(part) is ToolCall for part in parts):
+        finish = "tool_calls"  # Gemini says STOP: it has no tool-specific reason
+    else:
+        _require_text(content, finish, usage, reasoning, provider=provider, request_id=request_id)
     thoughts = usage.thoughts_token_count
     return CompletionResponse(
         content=content,
@@ -239,10 +290,17 @@ def parse_response(
             raise blocked
     candidate = parsed.candidates[0] if parsed.candidates else _Candidate()
     parts = candidate.content.parts if candidate.content is not None else None
-    if parts and len(parts) == 1 and not parts[0].thought and not parts[0].thought_signature:
-        built: tuple[str, tuple[Part, ...], str | None] = (parts[0].text or "", (), None)
-    else:  # thoughts, signatures or several parts: keep each part
+    first = parts[0] if parts and len(parts) == 1 else None
+    if (
+        first is not None
+        and not first.thought
+        and not first.thought_signature
+        and first.function_call is None
+    ):  # plain text: the fast path
+        built: tuple[str, tuple[Part, ...], str | None] = (first.text or "", (), None)
+    else:  # thoughts, signatures, calls or several parts: keep each part
         assembled = _Parts(provider, merge=False)
+        assembled.response_id = parsed.response_id
         for part in parts or ():
             assembled.add(part, None)
         built = assembled.build()
@@ -298,6 +356,7 @@ class GoogleStreamDecoder:
             self._usage = chunk.usage_metadata
         self.model = chunk.model_version or self.model
         self.response_id = chunk.response_id or self.response_id
+        self._parts.response_id = self.response_id
         if not chunk.candidates:
             blocked = _blocked(chunk.prompt_feedback, self.provider)
             if blocked is not None:

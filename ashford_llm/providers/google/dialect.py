@@ -16,6 +16,12 @@ implicitly). `reasoning` becomes `thinkingConfig`: a thinking budget (Gemini 1.x
 `budget_tokens` on any model) or a thinking level (Gemini 3 and later, and aliases), per the
 tables in `content`.
 
+Tool calling (`content`): tools as `functionDeclarations` with their JSON Schema in
+`parametersJsonSchema`, `tool_choice` as `toolConfig.functionCallingConfig`; Gemini has no
+parallel-calls flag, so `parallel_tool_calls` sends nothing. An assistant turn's ToolCalls go
+back as `functionCall` parts with their thought signatures; `tool` messages' results as
+`functionResponse` parts in a user turn (consecutive results, being one role, share one turn).
+
 A bad key is a 400 with reason API_KEY_INVALID, not a 401: it is raised as a fatal
 InvalidRequestError (`error_code="API_KEY_INVALID"`) without refreshing the credential, since
 Gemini keys do not expire and retrying cannot help. A 401 (not what API keys get) still
@@ -44,6 +50,7 @@ from ashford_llm.providers.dialect import deep_merge, read_sse
 from ashford_llm.providers.google.content import (
     check_system,
     encode_parts,
+    encode_tools,
     thinking_config,
     uses_thinking_levels,
 )
@@ -56,7 +63,7 @@ __all__ = ["GoogleDialect", "GoogleProvider"]
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 _ENCODER = msgspec.json.Encoder()
-_ROLES = {"user": "user", "assistant": "model"}
+_ROLES = {"user": "user", "assistant": "model", "tool": "user"}
 
 
 def _stray_lines(body: bytes | str) -> LLMError:
@@ -116,6 +123,7 @@ class GoogleDialect:
         system: list[dict[str, str]] = []
         contents: list[dict[str, Any]] = []
         inline = [0]  # base64 bytes sent inline so far, shared across messages
+        names: dict[str, str] = {}  # call id -> function name, for the results
         for message in request.messages:
             content = message.content
             if message.role == "system":
@@ -126,7 +134,7 @@ class GoogleDialect:
             if type(content) is str:
                 parts: list[dict[str, Any]] = [{"text": content}]
             else:
-                parts = encode_parts(message, provider=self.name, inline=inline)
+                parts = encode_parts(message, provider=self.name, inline=inline, names=names)
                 if not parts:
                     continue
             role = _ROLES[message.role]
@@ -162,6 +170,8 @@ class GoogleDialect:
         body: dict[str, Any] = {"contents": contents, "generationConfig": generation}
         if system:
             body["systemInstruction"] = {"parts": system}
+        if request.tools:
+            body.update(encode_tools(request.tools, request.tool_choice))
         if request.vendor_options:
             deep_merge(body, request.vendor_options)
         return _ENCODER.encode(body)
