@@ -16,11 +16,17 @@ from typing import Any, Protocol
 import httpx
 
 from ashford_llm.errors import LLMError
-from ashford_llm.types import CompletionRequest, CompletionResponse, ReasoningDelta, TextDelta
+from ashford_llm.types import (
+    CompletionRequest,
+    CompletionResponse,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallDelta,
+)
 
 __all__ = ["Delta", "Dialect", "StreamDecoder", "deep_merge", "read_sse"]
 
-Delta = TextDelta | ReasoningDelta
+Delta = TextDelta | ReasoningDelta | ToolCallDelta
 """What a stream decoder hands the caller as events arrive."""
 
 NO_DELTAS: tuple[Delta, ...] = ()
