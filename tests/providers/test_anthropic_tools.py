@@ -404,3 +404,26 @@ def test_two_streamed_calls_get_indexes_in_answer_order() -> None:
         TextPart(" Done."),
     )
     assert response.content == "Okay. Done."
+
+
+def test_results_after_user_text_are_moved_to_the_start_of_the_turn() -> None:
+    # "Messages following tool_use blocks must begin with a matching number of tool_result
+    # blocks" (Anthropic's 400), so text sent before the results goes after them.
+    messages = [
+        *ASK,
+        ChatMessage("assistant", [ToolCall("toolu_1", "get_time"), ToolCall("toolu_2", "x")]),
+        ChatMessage.user("Here you go."),
+        ChatMessage.tool_result("toolu_1", "noon"),
+        ChatMessage.tool_result("toolu_2", "done"),
+    ]
+    sent = body(CompletionRequest(messages))
+    assert [block["type"] for block in sent["messages"][2]["content"]] == [
+        "tool_result",
+        "tool_result",
+        "text",
+    ]
+    assert [block.get("tool_use_id") for block in sent["messages"][2]["content"]] == [
+        "toolu_1",
+        "toolu_2",
+        None,
+    ]

@@ -6,8 +6,9 @@ URL sources); a ReasoningPart of this provider goes back as its `thinking` (or
 verify it. A CachePoint puts `cache_control: {"type": "ephemeral"}` on the block before it.
 A ToolCall of an assistant message becomes its `tool_use` block (after the turn's thinking, as
 the parts come); a `tool` message becomes user content of `tool_result` blocks (`is_error` when
-set), merged with the neighbouring tool and user messages into one user turn, since Anthropic
-wants every result of an assistant turn in the next message.
+set), merged with the neighbouring tool and user messages into one user turn that begins with
+the results, since Anthropic wants every result of an assistant turn at the start of the next
+message.
 Anything Anthropic would refuse is an InvalidRequestError here, before a request is sent:
 
 - image media types other than image/jpeg, image/png, image/gif, image/webp;
@@ -156,7 +157,7 @@ def _append_parts(
             }
             if part.is_error:
                 result["is_error"] = True
-            blocks.append(result)
+            blocks.insert(_results_end(blocks), result)
         elif role != "user":
             raise InvalidRequestError(
                 f"Anthropic takes images and documents in user messages only, not in {role} ones"
@@ -171,6 +172,17 @@ def _append_parts(
             blocks.append(_image(part))
         elif isinstance(part, DocumentPart):
             blocks.append(_document(part))
+
+
+def _results_end(blocks: list[dict[str, Any]]) -> int:
+    """Where the next tool_result goes: after the turn's leading results, before its text.
+
+    Anthropic wants a turn after tool calls to begin with their results.
+    """
+    end = 0
+    while end < len(blocks) and blocks[end]["type"] == "tool_result":
+        end += 1
+    return end
 
 
 def _mark(blocks: list[dict[str, Any]], turns: list[dict[str, Any]] | None, tally: _Tally) -> None:

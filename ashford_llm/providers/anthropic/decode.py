@@ -421,10 +421,10 @@ def parse_message(
     finish = _finish_reason(message.stop_reason)
     parts = _message_parts(blocks, provider) if structured else ()
     reasoning_text = None
-    if any(type(part) is ToolCall for part in parts):
+    if parts and any(type(part) is ToolCall for part in parts):
         finish = "tool_calls"  # an answer with calls needs no text
     else:
-        reasoned = any(type(part) is ReasoningPart for part in parts)
+        reasoned = bool(parts) and any(type(part) is ReasoningPart for part in parts)
         _require_text(content, finish, reasoned, provider=provider, request_id=request_id)
     if parts:
         reasoning_text = "".join(
