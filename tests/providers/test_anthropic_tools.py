@@ -427,3 +427,17 @@ def test_results_after_user_text_are_moved_to_the_start_of_the_turn() -> None:
         "toolu_2",
         None,
     ]
+
+
+def test_a_tool_use_block_without_an_id_is_a_decode_error() -> None:
+    with pytest.raises(ResponseDecodeError, match="without its id or name"):
+        decode(answer([{"type": "tool_use", "name": "n", "input": {}}]))
+
+
+def test_a_streamed_tool_use_without_a_name_is_a_decode_error() -> None:
+    events = tool_stream()
+    start = json.loads(events[4][1])
+    del start["content_block"]["name"]
+    events[4] = ("content_block_start", json.dumps(start))
+    with pytest.raises(ResponseDecodeError, match="without its id or name"):
+        run(events)

@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from ashford_llm.errors import EmptyResponseError
+from ashford_llm.errors import EmptyResponseError, ResponseDecodeError
 from ashford_llm.providers._http import (
     DECODE_FAILURES,
     decode_arguments,
@@ -300,7 +300,7 @@ class AnthropicStreamDecoder:
             elif kind == _TOOL:
                 call_id, name, pieces = self._calls[start]
                 arguments = decode_arguments("".join(pieces), tool=name)
-                parts.append(ToolCall(call_id, name, arguments))
+                parts.append(_tool_call(call_id, name, arguments, self.provider))
             else:
                 parts.append(
                     ReasoningPart("", signature=signature, provider=self.provider, redacted=True)
@@ -387,6 +387,18 @@ def _build_response(
     )
 
 
+def _tool_call(
+    call_id: str | None, name: str | None, arguments: dict[str, Any], provider: str
+) -> ToolCall:
+    """Returns a call, or raises ResponseDecodeError for a tool_use block without id or name."""
+    if not call_id or not name:
+        raise ResponseDecodeError(
+            f"a tool_use block came without its id or name (id {call_id!r}, name {name!r})",
+            provider=provider,
+        )
+    return ToolCall(call_id, name, arguments)
+
+
 def _message_parts(blocks: Sequence[_Block], provider: str) -> tuple[Part, ...]:
     """Returns a Message's text, thinking and tool_use blocks as parts, in order."""
     parts: list[Part] = []
@@ -400,7 +412,7 @@ def _message_parts(blocks: Sequence[_Block], provider: str) -> tuple[Part, ...]:
         elif block.type == "redacted_thinking":
             parts.append(ReasoningPart("", signature=block.data, provider=provider, redacted=True))
         elif block.type == _TOOL:
-            parts.append(ToolCall(block.id or "", block.name or "", block.input or {}))
+            parts.append(_tool_call(block.id, block.name, block.input or {}, provider))
     return tuple(parts)
 
 
