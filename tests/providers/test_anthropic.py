@@ -556,7 +556,7 @@ async def test_stream_yields_deltas_then_one_end_with_merged_usage() -> None:
 
 
 @respx.mock
-async def test_stream_yields_thinking_as_reasoning_deltas_and_skips_tool_json() -> None:
+async def test_stream_yields_thinking_deltas_and_ignores_json_outside_a_tool_block() -> None:
     events = stream_events("Answer")
     thinking = [
         ("content_block_delta", {"type": "content_block_delta", "delta": d})

@@ -4,6 +4,11 @@ Text becomes `text` blocks, images `image` blocks and documents `document` block
 URL sources); a ReasoningPart of this provider goes back as its `thinking` (or
 `redacted_thinking`) block, and one from another vendor is left out, since Anthropic cannot
 verify it. A CachePoint puts `cache_control: {"type": "ephemeral"}` on the block before it.
+A ToolCall of an assistant message becomes its `tool_use` block (after the turn's thinking, as
+the parts come); a `tool` message becomes user content of `tool_result` blocks (`is_error` when
+set), merged with the neighbouring tool and user messages into one user turn that begins with
+the results, since Anthropic wants every result of an assistant turn at the start of the next
+message.
 Anything Anthropic would refuse is an InvalidRequestError here, before a request is sent:
 
 - image media types other than image/jpeg, image/png, image/gif, image/webp;
@@ -32,6 +37,8 @@ from ashford_llm.types import (
     Part,
     ReasoningPart,
     TextPart,
+    ToolCall,
+    ToolResult,
 )
 
 __all__ = [
@@ -93,14 +100,15 @@ def encode_messages(messages: Sequence[ChatMessage], *, provider: str) -> Encode
             else:
                 _append_parts([], content, "system", provider, tally)  # raises for media
             continue
-        if turns and turns[-1]["role"] == message.role:
+        role = "user" if message.role == "tool" else message.role
+        if turns and turns[-1]["role"] == role:
             blocks = _blocks_of(turns[-1])
         elif type(content) is str:
-            turns.append({"role": message.role, "content": content})
+            turns.append({"role": role, "content": content})
             continue
         else:
             blocks = []
-            turns.append({"role": message.role, "content": blocks})
+            turns.append({"role": role, "content": blocks})
         if isinstance(content, str):
             blocks.append({"type": "text", "text": content})
         else:
@@ -137,6 +145,19 @@ def _append_parts(
             block = _thinking(part, provider)
             if block is not None:
                 blocks.append(block)
+        elif isinstance(part, ToolCall):
+            blocks.append(
+                {"type": "tool_use", "id": part.id, "name": part.name, "input": part.arguments}
+            )
+        elif isinstance(part, ToolResult):
+            result: dict[str, Any] = {
+                "type": "tool_result",
+                "tool_use_id": part.tool_call_id,
+                "content": part.content,
+            }
+            if part.is_error:
+                result["is_error"] = True
+            blocks.insert(_results_end(blocks), result)
         elif role != "user":
             raise InvalidRequestError(
                 f"Anthropic takes images and documents in user messages only, not in {role} ones"
@@ -151,8 +172,17 @@ def _append_parts(
             blocks.append(_image(part))
         elif isinstance(part, DocumentPart):
             blocks.append(_document(part))
-        else:
-            raise InvalidRequestError(f"{type(part).__name__} parts are not sent to Anthropic yet")
+
+
+def _results_end(blocks: list[dict[str, Any]]) -> int:
+    """Where the next tool_result goes: after the turn's leading results, before its text.
+
+    Anthropic wants a turn after tool calls to begin with their results.
+    """
+    end = 0
+    while end < len(blocks) and blocks[end]["type"] == "tool_result":
+        end += 1
+    return end
 
 
 def _mark(blocks: list[dict[str, Any]], turns: list[dict[str, Any]] | None, tally: _Tally) -> None:

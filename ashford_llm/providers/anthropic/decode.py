@@ -3,7 +3,9 @@
 Only the fields ashford_llm uses are decoded, all optional, so new vendor fields and nulls
 never break parsing. Text and thinking blocks become the answer's parts in order: a
 `thinking` block a ReasoningPart with its signature, a `redacted_thinking` block one with no
-text, its `data` as the signature and `redacted` set; tool blocks are skipped. Usage is
+text, its `data` as the signature and `redacted` set, a `tool_use` block a ToolCall (its
+`input` object as the arguments; streamed, the `input_json_delta` pieces joined and decoded at
+the end). An answer with calls finishes with "tool_calls" and needs no text. Usage is
 normalised: input counts cache writes and reads, output counts thinking. An answer cut at
 max_tokens with thinking but no text is an EmptyResponseError that says so. Error objects are
 read in `errors`.
@@ -16,8 +18,13 @@ from typing import Any
 
 import msgspec
 
-from ashford_llm.errors import EmptyResponseError
-from ashford_llm.providers._http import DECODE_FAILURES, decode_json, require_text
+from ashford_llm.errors import EmptyResponseError, ResponseDecodeError
+from ashford_llm.providers._http import (
+    DECODE_FAILURES,
+    decode_arguments,
+    decode_json,
+    require_text,
+)
 from ashford_llm.providers.anthropic.errors import ErrorDetail, error_from_detail
 from ashford_llm.providers.dialect import NO_DELTAS, Delta
 from ashford_llm.types import (
@@ -28,6 +35,8 @@ from ashford_llm.types import (
     ReasoningPart,
     TextDelta,
     TextPart,
+    ToolCall,
+    ToolCallDelta,
 )
 
 __all__ = ["AnthropicStreamDecoder", "parse_message"]
@@ -56,6 +65,9 @@ class _Block(msgspec.Struct, gc=False):
     thinking: str | None = None
     signature: str | None = None
     data: str | None = None
+    id: str | None = None
+    name: str | None = None
+    input: dict[str, Any] | None = None
 
 
 class _Message(msgspec.Struct):
@@ -74,6 +86,7 @@ class _Delta(msgspec.Struct, gc=False):
     text: str | None = None
     thinking: str | None = None
     signature: str | None = None
+    partial_json: str | None = None
     stop_reason: str | None = None
 
 
@@ -87,9 +100,10 @@ class _Event(msgspec.Struct, gc=False):
     request_id: str | None = None
 
 
-_TEXT, _THINKING, _REDACTED = "text", "thinking", "redacted"
-_THINKING_BLOCKS = frozenset(("thinking", "redacted_thinking"))
+_TEXT, _THINKING, _REDACTED, _TOOL = "text", "thinking", "redacted", "tool_use"
+_PART_BLOCKS = frozenset(("thinking", "redacted_thinking", "tool_use"))
 _MESSAGE_DECODER = msgspec.json.Decoder(_Message)
+_ENCODER = msgspec.json.Encoder()
 _EVENT_DECODER = msgspec.json.Decoder(_Event)
 
 
@@ -99,14 +113,17 @@ def _finish_reason(stop_reason: str | None) -> FinishReason:
 
 
 class AnthropicStreamDecoder:
-    """Reads Anthropic's named stream events: text and thinking deltas, usage, stop, errors.
+    """Reads Anthropic's named stream events: text, thinking and tool deltas, usage, stop, errors.
 
     Text and thinking pieces are kept in two lists; each content block records where its
-    pieces start, so the final parts are rebuilt in block order only when there was thinking.
+    pieces start, so the final parts are rebuilt in block order only when there was thinking
+    or a tool call. A tool call is [id, name, argument pieces]; its ToolCallDelta index is its
+    position among the answer's calls.
     """
 
     __slots__ = (
         "_blocks",
+        "_calls",
         "_kind",
         "_reasoning",
         "_started",
@@ -133,6 +150,7 @@ class AnthropicStreamDecoder:
         self._blocks: list[list[Any]] = []
         self._kind = ""
         self._reasoning = False
+        self._calls: list[tuple[str, str, list[str]]] = []
         self._usage = _Usage()
 
     @property
@@ -211,6 +229,8 @@ class AnthropicStreamDecoder:
                 if self._kind != _THINKING:
                     self._open(_THINKING)
                 self._blocks[-1][2] = delta.signature
+            elif delta.type == "input_json_delta":
+                return self._arguments(delta.partial_json)
         elif kind == "content_block_start" and parsed.content_block is not None:
             return self._start(parsed.content_block)
         elif kind == "message_start" and parsed.message is not None:
@@ -239,9 +259,29 @@ class AnthropicStreamDecoder:
             return self._thought(block.thinking) if block.thinking else NO_DELTAS
         if block.type == "redacted_thinking":
             self._open(_REDACTED, block.data)
+        elif block.type == _TOOL:
+            return self._call(block)
         else:
-            self._kind = block.type  # a tool block: the next text is a new block
+            self._kind = block.type  # a server tool block: the next text is a new block
         return NO_DELTAS
+
+    def _call(self, block: _Block) -> Sequence[Delta]:
+        """Opens a tool call: its first delta names it (with any input the start carries)."""
+        index = len(self._calls)
+        self._kind = _TOOL
+        self._blocks.append([_TOOL, index, None])
+        pieces = [_ENCODER.encode(block.input).decode()] if block.input else []
+        call_id, name = block.id or "", block.name or ""
+        self._calls.append((call_id, name, pieces))
+        first = pieces[0] if pieces else ""
+        return (ToolCallDelta(index, id=call_id, name=name, arguments_delta=first),)
+
+    def _arguments(self, piece: str | None) -> Sequence[Delta]:
+        """Adds a piece of the open tool call's JSON input (ignored outside a tool block)."""
+        if not piece or self._kind != _TOOL:
+            return NO_DELTAS
+        self._calls[-1][2].append(piece)
+        return (ToolCallDelta(len(self._calls) - 1, arguments_delta=piece),)
 
     def _parts(self) -> tuple[Part, ...]:
         """Rebuilds the answer's parts in block order from the two piece lists."""
@@ -257,6 +297,10 @@ class AnthropicStreamDecoder:
                 thought = "".join(self._thoughts[start:thought_end])
                 thought_end = start
                 parts.append(ReasoningPart(thought, signature=signature, provider=self.provider))
+            elif kind == _TOOL:
+                call_id, name, pieces = self._calls[start]
+                arguments = decode_arguments("".join(pieces), tool=name)
+                parts.append(_tool_call(call_id, name, arguments, self.provider))
             else:
                 parts.append(
                     ReasoningPart("", signature=signature, provider=self.provider, redacted=True)
@@ -268,12 +312,15 @@ class AnthropicStreamDecoder:
         """Builds the final response from the streamed pieces and the merged usage."""
         content = "".join(self._texts)
         finish = _finish_reason(self.stop)
-        _require_text(
-            content, finish, self._reasoning, provider=self.provider, request_id=request_id
-        )
+        if self._calls:
+            finish = "tool_calls"
+        else:
+            _require_text(
+                content, finish, self._reasoning, provider=self.provider, request_id=request_id
+            )
         return _build_response(
             content,
-            self._parts() if self._reasoning else (),
+            self._parts() if self._reasoning or self._calls else (),
             "".join(self._thoughts) or None,
             finish,
             self._usage,
@@ -340,8 +387,20 @@ def _build_response(
     )
 
 
+def _tool_call(
+    call_id: str | None, name: str | None, arguments: dict[str, Any], provider: str
+) -> ToolCall:
+    """Returns a call, or raises ResponseDecodeError for a tool_use block without id or name."""
+    if not call_id or not name:
+        raise ResponseDecodeError(
+            f"a tool_use block came without its id or name (id {call_id!r}, name {name!r})",
+            provider=provider,
+        )
+    return ToolCall(call_id, name, arguments)
+
+
 def _message_parts(blocks: Sequence[_Block], provider: str) -> tuple[Part, ...]:
-    """Returns a Message's text and thinking blocks as parts, in order."""
+    """Returns a Message's text, thinking and tool_use blocks as parts, in order."""
     parts: list[Part] = []
     for block in blocks:
         if block.type == "text" and block.text:
@@ -352,13 +411,15 @@ def _message_parts(blocks: Sequence[_Block], provider: str) -> tuple[Part, ...]:
             )
         elif block.type == "redacted_thinking":
             parts.append(ReasoningPart("", signature=block.data, provider=provider, redacted=True))
+        elif block.type == _TOOL:
+            parts.append(_tool_call(block.id, block.name, block.input or {}, provider))
     return tuple(parts)
 
 
 def parse_message(
     body: bytes, *, provider: str, model: str, latency_ms: float, request_id: str | None
 ) -> CompletionResponse:
-    """Parses a Message: text blocks joined, thinking blocks as reasoning, tool blocks skipped."""
+    """Parses a Message: text blocks joined, thinking blocks as reasoning, tool_use as calls."""
     message = decode_json(_MESSAGE_DECODER, body, provider=provider, what="a Message")
     if message.type == "error" and message.error is not None:
         raise error_from_detail(
@@ -366,15 +427,18 @@ def parse_message(
         )
     blocks = message.content or ()
     content = "".join(block.text for block in blocks if block.type == "text" and block.text)
-    reasoned = not (len(blocks) == 1 and blocks[0].type == "text") and any(
-        block.type in _THINKING_BLOCKS for block in blocks
+    structured = not (len(blocks) == 1 and blocks[0].type == "text") and any(
+        block.type in _PART_BLOCKS for block in blocks
     )
     finish = _finish_reason(message.stop_reason)
-    _require_text(content, finish, reasoned, provider=provider, request_id=request_id)
-    parts: tuple[Part, ...] = ()
+    parts = _message_parts(blocks, provider) if structured else ()
     reasoning_text = None
-    if reasoned:
-        parts = _message_parts(blocks, provider)
+    if parts and any(type(part) is ToolCall for part in parts):
+        finish = "tool_calls"  # an answer with calls needs no text
+    else:
+        reasoned = bool(parts) and any(type(part) is ReasoningPart for part in parts)
+        _require_text(content, finish, reasoned, provider=provider, request_id=request_id)
+    if parts:
         reasoning_text = "".join(
             block.thinking for block in blocks if block.type == "thinking" and block.thinking
         )

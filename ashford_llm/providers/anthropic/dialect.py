@@ -18,6 +18,13 @@ a system instruction: Anthropic has no schema-free JSON mode (an open object sch
 rejected), and assistant prefill is rejected by Claude 4.6 and later, so this provider never
 prefills.
 
+Tools: each Tool is `{name, description, input_schema, strict}` (`strict` only when set, with
+`additionalProperties: false` filled in as for structured outputs); `tool_choice` "auto",
+"none", "required" and a tool's name are `{"type": "auto" | "none" | "any" | "tool"}`, and
+`parallel_tool_calls=False` is `disable_parallel_tool_use` in it. Anthropic rejects a forced
+choice ("required" or a name) with manual thinking (`thinking.type: "enabled"`), so that is an
+InvalidRequestError before anything is sent.
+
 `AnthropicDialect` writes requests; answers are read in `decode`, errors in `errors`.
 """
 
@@ -39,7 +46,7 @@ from ashford_llm.providers.anthropic.thinking import thinking_for, thinking_supp
 from ashford_llm.providers.credentials import Credentials
 from ashford_llm.providers.dialect import deep_merge, read_sse
 from ashford_llm.providers.provider import HTTPProvider, check_config, resolve_base_url
-from ashford_llm.types import CompletionRequest, CompletionResponse
+from ashford_llm.types import CompletionRequest, CompletionResponse, Tool
 
 __all__ = ["AnthropicDialect", "AnthropicProvider"]
 
@@ -90,6 +97,36 @@ def _closed_schema(schema: Any) -> Any:
         "additionalProperties" not in out
     ):
         out["additionalProperties"] = False
+    return out
+
+
+def _tool(tool: Tool) -> dict[str, Any]:
+    """Returns a tool definition: name, description when given, schema, strict when set."""
+    out: dict[str, Any] = {"name": tool.name}
+    if tool.description:
+        out["description"] = tool.description
+    if tool.strict:
+        out["input_schema"] = _closed_schema(tool.schema)
+        out["strict"] = True
+    else:
+        out["input_schema"] = tool.schema
+    return out
+
+
+def _tool_choice(choice: str, parallel: bool | None) -> dict[str, Any] | None:
+    """Returns the tool_choice object, or None when Anthropic's default (auto) says it all."""
+    if choice == "none":
+        return {"type": "none"}
+    if choice == "auto":
+        out: dict[str, Any] = {"type": "auto"}
+    elif choice == "required":
+        out = {"type": "any"}
+    else:
+        out = {"type": "tool", "name": choice}
+    if parallel is False:
+        out["disable_parallel_tool_use"] = True
+    elif choice == "auto":
+        return None
     return out
 
 
@@ -216,6 +253,8 @@ class AnthropicDialect:
                 body["top_p"] = request.top_p
         if thinking is not None:
             body["thinking"] = thinking
+        if request.tools:
+            self._add_tools(body, request, thinking)
         output_config: dict[str, Any] = {}
         if effort is not None:
             output_config["effort"] = effort
@@ -246,6 +285,26 @@ class AnthropicDialect:
                 f"({MAX_REQUEST_BYTES} bytes)"
             )
         return encoded_body
+
+    @staticmethod
+    def _add_tools(
+        body: dict[str, Any], request: CompletionRequest, thinking: dict[str, Any] | None
+    ) -> None:
+        """Writes `tools` and `tool_choice`, refusing a forced choice with manual thinking."""
+        choice = request.tool_choice
+        if (
+            choice not in ("auto", "none")
+            and thinking is not None
+            and thinking["type"] == "enabled"
+        ):
+            raise InvalidRequestError(
+                f"Anthropic rejects a forced tool_choice ({choice!r}) with thinking on a "
+                "budget: use tool_choice 'auto', or turn thinking off"
+            )
+        body["tools"] = [_tool(tool) for tool in request.tools]
+        tool_choice = _tool_choice(choice, request.parallel_tool_calls)
+        if tool_choice is not None:
+            body["tool_choice"] = tool_choice
 
     @staticmethod
     def _check_sampling_with_thinking(request: CompletionRequest) -> None:
