@@ -375,7 +375,7 @@ class Tool:
             self.schema = parameters
         else:
             try:
-                self.schema = _inline_root(msgspec.json.schema(parameters))
+                self.schema = schema_of(parameters)
                 self._decoder = msgspec.json.Decoder(parameters)
             except (TypeError, ValueError) as error:
                 raise TypeError(f"tool {name!r} cannot describe {parameters!r}: {error}") from None
@@ -410,8 +410,13 @@ _TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _TOOL_CHOICES = frozenset(("auto", "none", "required"))
 
 
-def _inline_root(schema: dict[str, Any]) -> dict[str, Any]:
-    """Inlines msgspec's top-level `$ref`, keeping `$defs` only when something refers to them."""
+def schema_of(kind: Any) -> dict[str, Any]:
+    """Returns the JSON Schema msgspec gives a type, its top-level `$ref` inlined.
+
+    Vendors then see an object schema with its title; `$defs` stay only when something
+    refers to them. Raises TypeError for a type msgspec cannot describe.
+    """
+    schema = msgspec.json.schema(kind)
     ref = schema.get("$ref")
     defs = schema.get("$defs", {})
     prefix = "#/$defs/"

@@ -23,6 +23,7 @@ from ashford_llm.types import (
     CompletionResponse,
     StreamEnd,
     StreamEvent,
+    schema_of,
 )
 
 __all__ = ["JsonValidation"]
@@ -85,7 +86,7 @@ class JsonValidation(Middleware):
         if schema is not None:
             try:
                 self._decoder = msgspec.json.Decoder(schema)
-                self._json_schema = _root_schema(msgspec.json.schema(schema))
+                self._json_schema = schema_of(schema)
             except TypeError as error:
                 raise TypeError(f"JsonValidation cannot decode into {schema!r}: {error}") from None
 
@@ -205,19 +206,6 @@ def _schema_problem(value: Any, schema: dict[str, Any]) -> str | None:
         if missing:
             return f"object is missing required keys {missing}"
     return None
-
-
-def _root_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """Inlines msgspec's top-level `$ref` so vendors see an object schema with its title."""
-    ref = schema.get("$ref")
-    defs = schema.get("$defs", {})
-    prefix = "#/$defs/"
-    if not isinstance(ref, str) or not ref.startswith(prefix) or ref[len(prefix) :] not in defs:
-        return schema
-    root = dict(defs[ref[len(prefix) :]])
-    if len(defs) > 1 or prefix.encode() in msgspec.json.encode(root):
-        root["$defs"] = defs
-    return root
 
 
 def _with_total_usage(responses: list[CompletionResponse]) -> CompletionResponse:
