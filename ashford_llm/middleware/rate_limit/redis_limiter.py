@@ -20,8 +20,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
@@ -32,6 +31,7 @@ from ashford_llm.middleware.rate_limit.limiter import (
     check_positive,
     check_token_budget,
 )
+from ashford_llm.protocol import AsyncCloseable
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -78,7 +78,7 @@ class _RedisPermit(RatePermit, frozen=True, kw_only=True):
     """A permit whose charge is held in Redis (the fallback's permits are plain RatePermits)."""
 
 
-class RedisRateLimiter:
+class RedisRateLimiter(AsyncCloseable):
     """Shares requests and tokens per minute across processes through Redis.
 
     Each bucket holds up to one minute's budget, as RateLimiter's do: a quiet quota admits a
@@ -301,17 +301,6 @@ class RedisRateLimiter:
             await asyncio.wait(self._calls)
         if self._owns_client:
             await self._client.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         options = ", ".join(
