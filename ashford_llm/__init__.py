@@ -6,6 +6,8 @@ from ashford_llm.builder import ClientBuilder, Layer
 from ashford_llm.config import ConfigError, ModelConfig, StackConfig
 from ashford_llm.errors import (
     AuthenticationError,
+    BudgetExceededError,
+    CircuitOpenError,
     ContentFilterError,
     EmptyResponseError,
     FatalError,
@@ -22,6 +24,7 @@ from ashford_llm.errors import (
     ResponseDecodeError,
     RetryableError,
     ServerError,
+    ToolStepsExceededError,
 )
 from ashford_llm.protocol import LLMProvider, ProviderInfo
 from ashford_llm.providers.registry import known_providers, provider_class, provider_from_config
@@ -69,8 +72,10 @@ def __getattr__(name: str) -> str:
 
 __all__ = [
     "AuthenticationError",
+    "BudgetExceededError",
     "CachePoint",
     "ChatMessage",
+    "CircuitOpenError",
     "ClientBuilder",
     "CompletionRequest",
     "CompletionResponse",
@@ -113,6 +118,7 @@ __all__ = [
     "ToolCall",
     "ToolCallDelta",
     "ToolResult",
+    "ToolStepsExceededError",
     "__version__",
     "known_providers",
     "provider_class",

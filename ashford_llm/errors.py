@@ -12,14 +12,17 @@ LLMError
 │   ├── NetworkError            the connection failed or dropped
 │   ├── ResponseDecodeError     a body that cannot be parsed (HTML, truncated JSON, cut stream)
 │   ├── JsonValidationError     model output that is not the JSON that was asked for
-│   └── MidStreamError          a stream failed after text reached the caller
+│   ├── MidStreamError          a stream failed after text reached the caller
+│   └── CircuitOpenError        a circuit breaker refuses calls until its cooldown ends
 └── FatalError
     ├── PermissionDeniedError   403
     ├── InvalidRequestError     400, 404, 413, 422, and requests rejected before sending
     ├── QuotaExhaustedError     429 whose body says the account's quota is used up
     ├── ContentFilterError      a safety filter blocked the prompt or the answer
     ├── EmptyResponseError      the vendor answered with no text for another reason
-    └── MissingCredentialsError no API key was given or found in the environment
+    ├── MissingCredentialsError no API key was given or found in the environment
+    ├── BudgetExceededError     a key's spend in its window reached its budget
+    └── ToolStepsExceededError  the model still called tools after ToolLoop's max_steps
 
 `STATUS_ERRORS` maps an HTTP status to its class, as data; `error_for_status` applies it.
 Messages never contain a credential: providers pass vendor messages through
@@ -34,6 +37,8 @@ from typing import Any, ClassVar
 __all__ = [
     "STATUS_ERRORS",
     "AuthenticationError",
+    "BudgetExceededError",
+    "CircuitOpenError",
     "ContentFilterError",
     "EmptyResponseError",
     "FatalError",
@@ -50,6 +55,7 @@ __all__ = [
     "ResponseDecodeError",
     "RetryableError",
     "ServerError",
+    "ToolStepsExceededError",
     "error_for_status",
     "redact",
 ]
@@ -218,6 +224,10 @@ class MidStreamError(RetryableError):
         return super().context() | {"partial_text": self.partial_text}
 
 
+class CircuitOpenError(RetryableError):
+    """A circuit breaker is open: calls fail at once until `retry_after` seconds pass."""
+
+
 class PermissionDeniedError(FatalError):
     """The credential is valid but may not do this (403)."""
 
@@ -240,6 +250,14 @@ class EmptyResponseError(FatalError):
 
 class MissingCredentialsError(FatalError):
     """No API key was passed and none was found in the environment variables named."""
+
+
+class BudgetExceededError(FatalError):
+    """A budget key's spend in its window reached its limit, so the call was refused."""
+
+
+class ToolStepsExceededError(FatalError):
+    """The model still asked for tools after ToolLoop ran `max_steps` model turns."""
 
 
 STATUS_ERRORS: dict[int, type[LLMError]] = {
