@@ -47,6 +47,15 @@ STREAM_ABANDONED: Final = "ashford.stream.abandoned"
 INPUT_MESSAGES: Final = "gen_ai.input.messages"
 OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
 SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"
+TOOL_DEFINITIONS: Final = "gen_ai.tool.definitions"
+
+# The execute_tool span (one per tool call ToolLoop runs).
+OPERATION_EXECUTE_TOOL: Final = "execute_tool"
+TOOL_NAME: Final = "gen_ai.tool.name"
+TOOL_CALL_ID: Final = "gen_ai.tool.call.id"
+TOOL_TYPE: Final = "gen_ai.tool.type"
+TOOL_TYPE_FUNCTION: Final = "function"
+TOOL_DESCRIPTION: Final = "gen_ai.tool.description"
 
 # Values.
 OPERATION_CHAT: Final = "chat"

@@ -26,6 +26,7 @@ from ashford_llm.types import (
     Part,
     ReasoningPart,
     TextPart,
+    Tool,
     ToolCall,
     ToolResult,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "input_content",
     "output_content",
     "resolve_capture_mode",
+    "tool_definitions",
 ]
 
 # Providers that send system messages apart from the chat history: for them the conventions
@@ -173,6 +175,20 @@ def output_content(
     if finish_reason is not None:
         message["finish_reason"] = finish_reason
     return {sc.OUTPUT_MESSAGES: [message]}
+
+
+def tool_definitions(tools: Sequence[Tool]) -> list[dict[str, Any]]:
+    """Returns gen_ai.tool.definitions: each offered tool's type, name, description and
+    parameters (the conventions' ToolDefinition)."""
+    return [
+        {
+            "type": sc.TOOL_TYPE_FUNCTION,
+            "name": tool.name,
+            "description": tool.description,
+            "parameters": tool.schema,
+        }
+        for tool in tools
+    ]
 
 
 def content_attributes(structured: Mapping[str, Any]) -> dict[str, str]:

@@ -22,6 +22,7 @@ from ashford_llm.middleware.tracing.content import (
     content_attributes,
     input_content,
     resolve_capture_mode,
+    tool_definitions,
 )
 from ashford_llm.protocol import LLMProvider
 from ashford_llm.types import CompletionRequest, CompletionResponse, StreamEnd, StreamEvent
@@ -188,6 +189,8 @@ class Tracing(Middleware):
         content: dict[str, Any] = {}
         if self.capture_mode is not CaptureMode.NO_CONTENT:
             content = input_content(request.messages, self.provider_name)
+            if request.tools:
+                content[sc.TOOL_DEFINITIONS] = tool_definitions(request.tools)
             if self.capture_mode.on_span:
                 span.set_attributes(content_attributes(content))
         return CallRecord(self._instruments, span, self._base, attributes, content)
