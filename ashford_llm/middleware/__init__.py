@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ashford_llm.middleware.recording import RecordedCall, Recorder
     from ashford_llm.middleware.retry import Retry, RetryEvent
     from ashford_llm.middleware.timeout import Timeout
+    from ashford_llm.middleware.tool_loop import ToolHandler, ToolLoop
     from ashford_llm.middleware.tracing import Tracing
 
 __all__ = [
@@ -34,6 +35,8 @@ __all__ = [
     "Retry",
     "RetryEvent",
     "Timeout",
+    "ToolHandler",
+    "ToolLoop",
     "Tracing",
     "iter_layers",
 ]
@@ -50,6 +53,8 @@ _LAZY = {
     "Retry": "ashford_llm.middleware.retry",
     "RetryEvent": "ashford_llm.middleware.retry",
     "Timeout": "ashford_llm.middleware.timeout",
+    "ToolHandler": "ashford_llm.middleware.tool_loop",
+    "ToolLoop": "ashford_llm.middleware.tool_loop",
     "Tracing": "ashford_llm.middleware.tracing",
 }
 
