@@ -286,7 +286,7 @@ async def test_an_llm_error_cancels_the_other_running_handlers() -> None:
         return "never"
 
     both = calls(weather_call("a", city="Paris"), weather_call("b", city="Oslo"))
-    loop = ToolLoop(MockProvider([both]), handlers={"get_weather": handler})
+    loop = ToolLoop(MockProvider([both]), handlers={"get_weather": handler}, handler_timeout=5)
     with pytest.raises(ServerError, match="inner model failed"):
         await loop.complete(ASK)
     assert cancelled == ["Paris"]
