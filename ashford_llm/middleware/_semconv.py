@@ -56,6 +56,9 @@ TOOL_CALL_ID: Final = "gen_ai.tool.call.id"
 TOOL_TYPE: Final = "gen_ai.tool.type"
 TOOL_TYPE_FUNCTION: Final = "function"
 TOOL_DESCRIPTION: Final = "gen_ai.tool.description"
+# Opt-in, recorded only when content capture is on.
+TOOL_CALL_ARGUMENTS: Final = "gen_ai.tool.call.arguments"
+TOOL_CALL_RESULT: Final = "gen_ai.tool.call.result"
 
 # Values.
 OPERATION_CHAT: Final = "chat"

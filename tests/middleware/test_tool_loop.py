@@ -532,7 +532,8 @@ async def test_closing_the_stream_early_closes_the_inner_stream() -> None:
 
 
 @pytest.fixture
-def spans() -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
+def spans(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
+    monkeypatch.delenv(sc.CAPTURE_CONTENT_ENV, raising=False)
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
@@ -636,6 +637,45 @@ async def test_a_cancelled_handler_span_says_cancelled(
         await task
     [span] = exporter.get_finished_spans()
     assert dict(span.attributes or {})[sc.ERROR_TYPE] == "cancelled"
+
+
+@pytest.mark.parametrize(
+    ("capture", "recorded"),
+    [(True, True), ("span_and_event", True), ("event_only", False), (None, False)],
+)
+async def test_arguments_and_results_are_on_the_span_only_when_capturing_content(
+    spans: tuple[TracerProvider, InMemorySpanExporter], capture: Any, recorded: bool
+) -> None:
+    provider, exporter = spans
+    loop = ToolLoop(
+        MockProvider([calls(weather_call(city="Oslo")), "Sunny."]),
+        handlers={"get_weather": sunny},
+        tracer_provider=provider,
+        capture_content=capture,
+    )
+    await loop.complete(ASK)
+    [span] = exporter.get_finished_spans()
+    attributes = dict(span.attributes or {})
+    expected = {
+        sc.TOOL_CALL_ARGUMENTS: '{"city":"Oslo"}',
+        sc.TOOL_CALL_RESULT: "18 degrees celsius and sunny in Oslo",
+    }
+    assert {k: v for k, v in attributes.items() if k in expected} == (expected if recorded else {})
+
+
+async def test_the_environment_variable_turns_tool_content_capture_on(
+    spans: tuple[TracerProvider, InMemorySpanExporter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider, exporter = spans
+    monkeypatch.setenv(sc.CAPTURE_CONTENT_ENV, "span_only")
+    loop = ToolLoop(
+        MockProvider([calls(weather_call()), "Sunny."]),
+        handlers={"get_weather": sunny},
+        tracer_provider=provider,
+    )
+    await loop.complete(ASK)
+    [span] = exporter.get_finished_spans()
+    assert dict(span.attributes or {})[sc.TOOL_CALL_ARGUMENTS] == '{"city":"Paris"}'
 
 
 @pytest.mark.parametrize(("capture", "recorded"), [(True, True), (False, False)])

@@ -54,6 +54,7 @@ class ToolRunner:
     handlers: Mapping[str, ToolHandler]
     timeout: float | None
     tracer: trace.Tracer
+    capture_content: bool = False
 
     async def run(self, call: ToolCall, tools: Mapping[str, Tool]) -> ChatMessage:
         """Runs one call in an `execute_tool {name}` span; returns the tool message to send."""
@@ -66,6 +67,8 @@ class ToolRunner:
         }
         if tool is not None and tool.description:
             attributes[sc.TOOL_DESCRIPTION] = tool.description
+        if self.capture_content:
+            attributes[sc.TOOL_CALL_ARGUMENTS] = redact(_ENCODER.encode(call.arguments).decode())
         with self.tracer.start_as_current_span(
             f"{sc.OPERATION_EXECUTE_TOOL} {call.name}",
             kind=SpanKind.INTERNAL,
@@ -82,6 +85,8 @@ class ToolRunner:
                     span, _Outcome(str(error) or kind, kind, None if cancelled else error)
                 )
                 raise
+            if self.capture_content:
+                span.set_attribute(sc.TOOL_CALL_RESULT, redact(outcome.content))
             if outcome.error_type is not None:
                 _record_failure(span, outcome)
         return ChatMessage.tool_result(

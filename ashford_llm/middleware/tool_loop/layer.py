@@ -21,6 +21,7 @@ from ashford_llm.errors import InvalidRequestError, ToolStepsExceededError
 from ashford_llm.middleware import _semconv as sc
 from ashford_llm.middleware._base import Middleware, check_seconds
 from ashford_llm.middleware.tool_loop.execute import ToolHandler, ToolRunner
+from ashford_llm.middleware.tracing.content import resolve_capture_mode
 from ashford_llm.protocol import LLMProvider
 from ashford_llm.types import (
     ChatMessage,
@@ -62,6 +63,9 @@ class ToolLoop(Middleware):
         handler_timeout: seconds one handler may run; None for no limit. A sync handler's
             thread cannot be stopped: the loop stops waiting for it and reports the timeout.
         tracer_provider: where the `execute_tool` spans go; None uses the global one.
+        capture_content: record each call's arguments and result on its span (opt-in, as
+            Tracing's option: True or a mode putting content on spans; None reads
+            OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT).
     """
 
     repr_options = ("max_steps",)
@@ -74,6 +78,7 @@ class ToolLoop(Middleware):
         max_steps: int = 8,
         handler_timeout: float | None = 60.0,
         tracer_provider: trace.TracerProvider | None = None,
+        capture_content: bool | str | None = None,
     ) -> None:
         super().__init__(inner)
         if not isinstance(handlers, Mapping) or not handlers:
@@ -94,6 +99,7 @@ class ToolLoop(Middleware):
             handlers=self.handlers,
             timeout=self.handler_timeout,
             tracer=trace.get_tracer(sc.SCOPE_NAME, tracer_provider=tracer_provider),
+            capture_content=resolve_capture_mode(capture_content).on_span,
         )
 
     async def complete(self, request: CompletionRequest) -> CompletionResponse:
