@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Mapping, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
 
 import msgspec
 from opentelemetry import trace
@@ -21,6 +20,7 @@ from ashford_llm.errors import InvalidRequestError, ToolStepsExceededError
 from ashford_llm.middleware import _semconv as sc
 from ashford_llm.middleware._base import Middleware, check_seconds
 from ashford_llm.middleware.tool_loop.execute import ToolHandler, ToolRunner
+from ashford_llm.middleware.tool_loop.usage import Usage
 from ashford_llm.middleware.tracing.content import resolve_capture_mode
 from ashford_llm.protocol import LLMProvider
 from ashford_llm.types import (
@@ -107,7 +107,7 @@ class ToolLoop(Middleware):
         if not request.tools:
             return await self.inner.complete(request)
         tools = self._offered(request)
-        usage = _Usage()
+        usage = Usage()
         for step in range(1, self.max_steps + 1):
             response = await self.inner.complete(request)
             usage.add(response)
@@ -131,7 +131,7 @@ class ToolLoop(Middleware):
                     yield event
             return
         tools = self._offered(request)
-        usage = _Usage()
+        usage = Usage()
         calls_so_far = 0
         for step in range(1, self.max_steps + 1):
             end: CompletionResponse | None = None
@@ -163,7 +163,7 @@ class ToolLoop(Middleware):
             )
         return {tool.name: tool for tool in request.tools}
 
-    def _check_step(self, step: int, response: CompletionResponse, usage: _Usage) -> None:
+    def _check_step(self, step: int, response: CompletionResponse, usage: Usage) -> None:
         """Raises ToolStepsExceededError when the last allowed turn still asked for tools."""
         if step < self.max_steps:
             return
@@ -202,46 +202,6 @@ class ToolLoop(Middleware):
         except BaseExceptionGroup as grouped:
             raise grouped.exceptions[0] from None
         return [task.result() for task in tasks]
-
-
-@dataclass(slots=True)
-class _Usage:
-    """The usage of a call's model turns, added up."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    latency_ms: float = 0.0
-    cached_input_tokens: int | None = None
-    reasoning_tokens: int | None = None
-    cache_write_tokens: int | None = None
-
-    def add(self, response: CompletionResponse) -> None:
-        """Adds one turn's counts (an optional count stays None until a turn reports it)."""
-        self.input_tokens += response.input_tokens
-        self.output_tokens += response.output_tokens
-        self.latency_ms += response.latency_ms
-        self.cached_input_tokens = _plus(self.cached_input_tokens, response.cached_input_tokens)
-        self.reasoning_tokens = _plus(self.reasoning_tokens, response.reasoning_tokens)
-        self.cache_write_tokens = _plus(self.cache_write_tokens, response.cache_write_tokens)
-
-    def total(self, response: CompletionResponse) -> CompletionResponse:
-        """Returns the last turn's answer carrying the summed usage and latency."""
-        return msgspec.structs.replace(
-            response,
-            input_tokens=self.input_tokens,
-            output_tokens=self.output_tokens,
-            latency_ms=self.latency_ms,
-            cached_input_tokens=self.cached_input_tokens,
-            reasoning_tokens=self.reasoning_tokens,
-            cache_write_tokens=self.cache_write_tokens,
-        )
-
-
-def _plus(total: int | None, value: int | None) -> int | None:
-    """Adds two optional counts; None only when both are."""
-    if value is None:
-        return total
-    return value if total is None else total + value
 
 
 async def _forward(
