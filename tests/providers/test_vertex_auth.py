@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import subprocess
 import sys
 import threading
 from typing import Any
@@ -277,3 +278,17 @@ async def test_the_default_provider_credentials_are_lazy_adc(
     provider = vertex_provider(ModelConfig("vertex", "claude-sonnet-4-5"), project="p")
     assert isinstance(provider.credentials, GoogleAuthCredentials)
     await provider.aclose()
+
+
+def test_building_a_vertex_provider_does_not_import_google_auth() -> None:
+    probe = (
+        "import sys\n"
+        "from ashford_llm import ModelConfig\n"
+        "from ashford_llm.providers.vertex import vertex_provider\n"
+        "vertex_provider(ModelConfig('vertex', 'gemini-2.5-flash'), project='p')\n"
+        "print('google.auth' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
