@@ -109,7 +109,6 @@ def test_demo_runs_gemini_and_claude_on_vertex_offline(capsys: pytest.CaptureFix
     assert main(["demo", "--provider", "vertex", "--calls", "12", "--fault-rate", "0.4"]) == 0
     out = capsys.readouterr().out
     assert "unexpected       0" in out
-    assert "classified: vertex 2" in out  # both publishers got an attachment
     assert "│ vertex " in out
     for other in ("openai", "anthropic", "google"):  # only the Vertex stacks ran
         assert f"│ {other} " not in out
