@@ -474,3 +474,17 @@ async def test_a_refused_request_names_vertex_and_sends_nothing() -> None:
             await provider.complete(CompletionRequest([ChatMessage.system("only system")]))
     assert caught.value.provider == "vertex"
     assert capture.requests == []
+
+
+async def test_the_providers_page_vertex_examples_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    from tests.test_docs import run_page, section
+
+    monkeypatch.delenv("GOOGLE_VERTEX_BASE_URL", raising=False)
+    page = Path(__file__).resolve().parents[2] / "docs" / "providers.md"
+    offset, text = section(page.read_text(encoding="utf-8"), "## Vertex AI")
+    namespace = await run_page("docs/providers.md", text, offset)
+    assert namespace["response"].provider == "vertex"
+    assert isinstance(namespace["claude"], VertexAnthropicProvider)
+    assert namespace["gemini"].base_url == "https://aiplatform.googleapis.com"
