@@ -488,3 +488,22 @@ async def test_the_providers_page_vertex_examples_run(monkeypatch: pytest.Monkey
     assert namespace["response"].provider == "vertex"
     assert isinstance(namespace["claude"], VertexAnthropicProvider)
     assert namespace["gemini"].base_url == "https://aiplatform.googleapis.com"
+
+
+@pytest.mark.parametrize("page", ["config.md", "providers.md"])
+def test_the_documented_vertex_toml_builds_a_vertex_provider(
+    page: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+    from pathlib import Path
+
+    monkeypatch.delenv("GOOGLE_VERTEX_BASE_URL", raising=False)
+    text = (Path(__file__).resolve().parents[2] / "docs" / page).read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```toml\n(.*?)```", text, re.S) if '"vertex"' in b]
+    assert blocks, f"docs/{page} has no Vertex TOML example"
+    for block in blocks:
+        stack = StackConfig.from_toml(block)
+        provider = provider_from_config(stack.model, access_token=TOKEN, **stack.provider)
+        assert provider.dialect.url(stream=False).startswith(
+            f"{vertex_root(stack.provider['location'])}/v1/projects/my-project/"
+        )
