@@ -16,7 +16,13 @@ import datetime
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from ashford_llm.errors import AuthenticationError, MissingCredentialsError, NetworkError, redact
+from ashford_llm.errors import (
+    AuthenticationError,
+    LLMError,
+    MissingCredentialsError,
+    NetworkError,
+    redact,
+)
 
 __all__ = ["CLOUD_PLATFORM_SCOPE", "GoogleAuthCredentials", "GoogleCredentialsLike"]
 
@@ -183,8 +189,6 @@ def _refresh_error(exc: Exception) -> Exception:
     credentials) an AuthenticationError, which Retry does not repeat by default. Messages are
     redacted.
     """
-    from ashford_llm.errors import LLMError
-
     if isinstance(exc, LLMError):
         return exc
     kind = type(exc).__name__
