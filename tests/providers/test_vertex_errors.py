@@ -219,6 +219,28 @@ async def test_claude_s_own_errors_keep_anthropic_s_types(
     assert error.request_id == "req_vrtx_01"
 
 
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("publisher", ["google", "anthropic"])
+@pytest.mark.parametrize(
+    ("body", "cls"), [(BARE_429, RateLimitError), (PER_DAY, QuotaExhaustedError)]
+)
+async def test_an_error_sent_as_a_one_item_array_is_read(
+    publisher: str, stream: bool, body: bytes, cls: type[LLMError]
+) -> None:
+    wrapped = b"[" + body + b"]"
+    error = await failure(publisher, 429, wrapped, stream=stream)
+    check(error, 429, cls, "RESOURCE_EXHAUSTED", None)
+    assert error.message == json.loads(body)["error"]["message"]  # the object was read
+
+
+def test_an_array_of_other_shapes_is_not_unwrapped() -> None:
+    from ashford_llm.providers.vertex.errors import unwrap_array
+
+    assert unwrap_array(b"[1, 2]") == b"[1, 2]"
+    assert unwrap_array(b"[not json") == b"[not json"
+    assert unwrap_array(b' [{"error": {}}]') == b'{"error": {}}'
+
+
 def test_a_bare_429_has_no_retry_after_and_a_retry_info_gives_one() -> None:
     bare = parse_error(429, httpx.Headers(), BARE_429)
     assert isinstance(bare, RateLimitError)

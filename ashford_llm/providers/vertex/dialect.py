@@ -191,7 +191,7 @@ class VertexGeminiDialect(_VertexBase):
 
     def error(self, status: int, headers: httpx.Headers, body: bytes) -> LLMError:
         """Maps a google.rpc.Status answer by the Gemini rules (quota included)."""
-        return self._google.error(status, headers, body)
+        return errors.parse_gemini_error(status, headers, body)
 
     def error_in_body(self, body: bytes | str) -> LLMError | None:
         """Finds a google.rpc error object in a body that should have been an answer."""

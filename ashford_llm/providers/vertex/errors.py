@@ -4,7 +4,9 @@ A request Vertex itself refuses (a bad or expired token, a missing IAM permissio
 model, the project's quota) gets a google.rpc.Status envelope, read by the Gemini module's
 rules (a RESOURCE_EXHAUSTED is a RateLimitError unless waiting cannot help); one that reaches
 Claude gets Anthropic's error object, read by the Anthropic module. An Anthropic error object
-found as a JSON string inside a google.rpc message (seen through proxies) is unwrapped.
+found as a JSON string inside a google.rpc message (seen through proxies) is unwrapped, and so
+is an error object sent as the only item of a JSON array, as Vertex answers on its streaming
+methods (`[{"error": {...}}]`, reported for both Gemini and Claude).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ashford_llm.providers._http import DECODE_FAILURES, excerpt
 from ashford_llm.providers.anthropic import errors as anthropic_errors
 from ashford_llm.providers.google import errors as google_errors
 
-__all__ = ["error_in_body", "parse_error"]
+__all__ = ["error_in_body", "parse_error", "parse_gemini_error", "unwrap_array"]
 
 
 class _Detail(msgspec.Struct):
@@ -38,6 +40,18 @@ class _Envelope(msgspec.Struct):
 
 
 _DECODER = msgspec.json.Decoder(_Envelope)
+_ARRAY = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+def unwrap_array(body: bytes) -> bytes:
+    """Returns the one object of a `[{...}]` body, or the body unchanged."""
+    if not body.lstrip().startswith(b"["):
+        return body
+    try:
+        items = _ARRAY.decode(body)
+    except DECODE_FAILURES:
+        return body
+    return bytes(items[0]) if len(items) == 1 else body
 
 
 def _decode(body: bytes | str) -> _Envelope | None:
@@ -61,6 +75,7 @@ def _wrapped_anthropic(detail: _Detail) -> bytes | None:
 
 def parse_error(status: int, headers: httpx.Headers, body: bytes) -> LLMError:
     """Maps a non-2xx answer from Claude on Vertex to its class, by the body's shape."""
+    body = unwrap_array(body)
     envelope = _decode(body)
     if envelope is None or envelope.error is None:
         return error_for_status(status)(
@@ -73,6 +88,11 @@ def parse_error(status: int, headers: httpx.Headers, body: bytes) -> LLMError:
     if inner is not None:
         return anthropic_errors.parse_error(status, headers, inner)
     return google_errors.parse_error(status, headers, body)
+
+
+def parse_gemini_error(status: int, headers: httpx.Headers, body: bytes) -> LLMError:
+    """Maps a non-2xx answer from Gemini on Vertex by the Gemini rules (a list unwrapped)."""
+    return google_errors.parse_error(status, headers, unwrap_array(body))
 
 
 def error_in_body(body: bytes | str) -> LLMError | None:
