@@ -83,7 +83,7 @@ class StackConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     middleware: list[dict[str, Any]] = []
 
     def __post_init__(self) -> None:
-        for secret in ("api_key", "credentials"):
+        for secret in ("api_key", "credentials", "access_token", "google_credentials"):
             if secret in self.provider:
                 raise ConfigError(
                     f"[provider] must not hold {secret}: keep keys in the environment"

@@ -19,6 +19,7 @@ FORBIDDEN = [
     "matplotlib",
     "aiohttp",
     "httpx_aiohttp",
+    "google.auth",
 ]
 
 PROBE = f"""

@@ -1,8 +1,9 @@
 """`ashford-llm demo`: the main job, an e-mail classifier, on the built-in fake vendor server.
 
 It starts the fake server on loopback with a seeded mix of faults, builds the recommended
-stack (Tracing, Retry, RateLimit, Timeout, JsonValidation) over each of the three providers,
-classifies a sample inbox into labels (JSON output decoded into a schema, some calls
+stack (Tracing, Retry, RateLimit, Timeout, JsonValidation) over each of the three providers
+(or those `--provider` names; "vertex" runs Gemini and Claude on Vertex AI with a fixed
+access token), classifies a sample inbox into labels (JSON output decoded into a schema, some calls
 streamed), and reports every call and a summary.
 
 Every failure and every retry is proved, not counted: each HTTP request carries the
@@ -48,6 +49,9 @@ if TYPE_CHECKING:
 
 DEMO_KEY = "demo-key"
 MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-5", "google": "gemini-2.5-flash"}
+# `--provider vertex`: both publishers, through the fake server's Vertex paths.
+VERTEX_MODELS = ("gemini-2.5-flash", "claude-sonnet-4-5@20250929")
+VERTEX_OPTIONS = {"project": "ashford-demo", "location": "us-central1"}
 # Faults a well-built stack survives or reports as a typed error; weights are relative.
 FAULT_MIX = {
     "rate_limit": 3,
@@ -75,6 +79,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--seed", type=int, default=7, help="seed of the fault plan")
     parser.add_argument("--calls", type=int, default=60, help="e-mails to classify")
     parser.add_argument("--concurrency", type=int, default=6, help="calls in flight at once")
+    parser.add_argument(
+        "--provider",
+        action="append",
+        choices=[*MODELS, "vertex"],
+        help="run this provider (repeatable; default: openai, anthropic and google)",
+    )
     parser.add_argument(
         "--otlp-endpoint",
         default=os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
@@ -129,17 +139,24 @@ def build_stack(
     *,
     http_client: httpx.AsyncClient,
     provider_factory: ProviderFactory = provider_from_config,
+    model: str | None = None,
 ) -> LLMProvider:
     """Builds the recommended stack over one vendor's provider, pointed at the fake server.
 
     `provider_factory(config, api_key=, base_url=, http_client=)` makes the provider; a test
-    passes a deliberately broken one to prove the evidence check fails the run.
+    passes a deliberately broken one to prove the evidence check fails the run. Vertex takes
+    `access_token=` and its project and location instead of `api_key=`.
     """
     from ashford_llm.testing.fake_server.evidence import note_retry
 
-    config = ModelConfig(vendor, MODELS[vendor], max_output_tokens=200)
+    config = ModelConfig(vendor, model or MODELS[vendor], max_output_tokens=200)
+    auth: dict[str, str] = (
+        {"access_token": DEMO_KEY, **VERTEX_OPTIONS}
+        if vendor == "vertex"
+        else {"api_key": DEMO_KEY}
+    )
     terminal = provider_factory(
-        config, api_key=DEMO_KEY, base_url=running.base_url(vendor), http_client=http_client
+        config, base_url=running.base_url(vendor), http_client=http_client, **auth
     )
     builder = (
         ClientBuilder()
@@ -232,6 +249,17 @@ async def _call(
     return final
 
 
+def _targets(providers: list[str] | None) -> list[tuple[str, str | None]]:
+    """Returns the (provider, model) pairs to run: the named providers, else the three."""
+    targets: list[tuple[str, str | None]] = []
+    for name in dict.fromkeys(providers or MODELS):
+        if name == "vertex":
+            targets += [("vertex", model) for model in VERTEX_MODELS]
+        else:
+            targets.append((name, None))
+    return targets
+
+
 async def run(
     args: argparse.Namespace, *, provider_factory: ProviderFactory = provider_from_config
 ) -> int:
@@ -268,26 +296,26 @@ async def run(
         event_hooks={"request": [tag_attempt]}, limits=DEFAULT_LIMITS, timeout=DEFAULT_TIMEOUT
     )
     async with server.run() as running, http_client:
-        stacks = {
-            vendor: build_stack(
+        stacks = [
+            build_stack(
                 vendor,
                 running,
                 tracer_provider,
                 meter_provider,
                 http_client=http_client,
                 provider_factory=provider_factory,
+                model=model,
             )
-            for vendor in MODELS
-        }
-        vendors = list(MODELS)
+            for vendor, model in _targets(getattr(args, "provider", None))
+        ]
         gate = asyncio.Semaphore(args.concurrency)
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("classifying e-mails", total=len(inbox))
 
             async def one(index: int, email: str, expected: str) -> CallResult:
                 async with gate:
-                    stack = stacks[vendors[index % len(vendors)]]
-                    streamed = (index // len(vendors)) % 2 == 1  # each vendor does both
+                    stack = stacks[index % len(stacks)]
+                    streamed = (index // len(stacks)) % 2 == 1  # each vendor does both
                     result = await classify(index, stack, email, expected, stream=streamed)
                 progress.advance(task)
                 return result
@@ -295,7 +323,7 @@ async def run(
             results = await asyncio.gather(
                 *(one(i, email, label) for i, (email, label) in enumerate(inbox, 1))
             )
-        for stack in stacks.values():
+        for stack in stacks:
             await stack.aclose()
     elapsed = time.perf_counter() - started
     tracer_provider.force_flush()

@@ -20,6 +20,11 @@ if TYPE_CHECKING:
     from ashford_llm.providers.openai import OpenAIDialect, OpenAIProvider
     from ashford_llm.providers.provider import HTTPProvider
     from ashford_llm.providers.transports import aiohttp_client
+    from ashford_llm.providers.vertex import (
+        GoogleAuthCredentials,
+        VertexAnthropicProvider,
+        VertexGeminiProvider,
+    )
 
 __all__ = [
     "AnthropicDialect",
@@ -27,6 +32,7 @@ __all__ = [
     "Credentials",
     "Dialect",
     "EnvCredentials",
+    "GoogleAuthCredentials",
     "GoogleDialect",
     "GoogleProvider",
     "HTTPProvider",
@@ -34,6 +40,8 @@ __all__ = [
     "OpenAIProvider",
     "StaticCredentials",
     "StreamDecoder",
+    "VertexAnthropicProvider",
+    "VertexGeminiProvider",
     "aiohttp_client",
 ]
 
@@ -41,12 +49,15 @@ _LAZY = {
     "AnthropicDialect": "ashford_llm.providers.anthropic",
     "AnthropicProvider": "ashford_llm.providers.anthropic",
     "Dialect": "ashford_llm.providers.dialect",
+    "GoogleAuthCredentials": "ashford_llm.providers.vertex",
     "GoogleDialect": "ashford_llm.providers.google",
     "GoogleProvider": "ashford_llm.providers.google",
     "HTTPProvider": "ashford_llm.providers.provider",
     "OpenAIDialect": "ashford_llm.providers.openai",
     "OpenAIProvider": "ashford_llm.providers.openai",
     "StreamDecoder": "ashford_llm.providers.dialect",
+    "VertexAnthropicProvider": "ashford_llm.providers.vertex",
+    "VertexGeminiProvider": "ashford_llm.providers.vertex",
     "aiohttp_client": "ashford_llm.providers.transports",
 }
 

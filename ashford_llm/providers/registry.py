@@ -48,9 +48,11 @@ BUILTIN_PROVIDERS: Mapping[str, str] = MappingProxyType(
         "gemini": "ashford_llm.providers.google:GoogleProvider",
         "google": "ashford_llm.providers.google:GoogleProvider",
         "openai": "ashford_llm.providers.openai:OpenAIProvider",
+        "vertex": "ashford_llm.providers.vertex:vertex_provider",
     }
 )
-"""Built-in name -> "module:Class"; "gemini" is an alias of "google"."""
+"""Built-in name -> "module:Class"; "gemini" is an alias of "google"; "vertex" picks Gemini or
+Claude on Vertex AI by the model."""
 
 
 def _load(name: str, target: str) -> ProviderFactory:

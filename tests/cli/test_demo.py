@@ -103,3 +103,21 @@ def test_demo_classifies_e_mails_with_attachments_on_every_vendor(
     }
     # The fake server counts each attachment it received as 100 input tokens.
     assert all(int(cell[8].split("/")[0]) > 100 for cell in cells), cells
+
+
+def test_demo_runs_gemini_and_claude_on_vertex_offline(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--provider", "vertex", "--calls", "12", "--fault-rate", "0.4"]) == 0
+    out = capsys.readouterr().out
+    assert "unexpected       0" in out
+    assert "│ vertex " in out
+    for other in ("openai", "anthropic", "google"):  # only the Vertex stacks ran
+        assert f"│ {other} " not in out
+
+
+def test_demo_provider_targets_expand_vertex_to_both_publishers() -> None:
+    assert demo._targets(["vertex", "openai", "vertex"]) == [
+        ("vertex", "gemini-2.5-flash"),
+        ("vertex", "claude-sonnet-4-5@20250929"),
+        ("openai", None),
+    ]
+    assert demo._targets(None) == [(vendor, None) for vendor in demo.MODELS]

@@ -105,10 +105,11 @@ def test_builtin_names_point_at_the_vendor_modules() -> None:
         "gemini": "ashford_llm.providers.google:GoogleProvider",
         "google": "ashford_llm.providers.google:GoogleProvider",
         "openai": "ashford_llm.providers.openai:OpenAIProvider",
+        "vertex": "ashford_llm.providers.vertex:vertex_provider",
     }
 
 
-@pytest.mark.parametrize("name", ["anthropic", "google", "gemini"])
+@pytest.mark.parametrize("name", ["anthropic", "google", "gemini", "vertex"])
 def test_other_builtin_names_load_their_class(name: str) -> None:
     module, _, attribute = BUILTIN_PROVIDERS[name].partition(":")
     cls = provider_class(name)

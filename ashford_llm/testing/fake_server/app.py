@@ -1,4 +1,4 @@
-"""FakeProviderServer: the ASGI app that answers as OpenAI, Anthropic and Gemini, with faults."""
+"""FakeProviderServer: the ASGI app speaking OpenAI, Anthropic, Gemini and Vertex, with faults."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route, Router
 
-from ashford_llm.testing.fake_server import anthropic, gemini, openai
+from ashford_llm.testing.fake_server import anthropic, gemini, openai, vertex
 from ashford_llm.testing.fake_server.answers import (
     Answer,
     AnswerFunction,
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["FakeProviderServer"]
 
 IN_PROCESS_ROOT = "http://fake-llm.test"
-_VENDOR_PATHS = {"openai": "/v1", "anthropic": "", "gemini": "", "google": ""}
+_VENDOR_PATHS = {"openai": "/v1", "anthropic": "", "gemini": "", "google": "", "vertex": ""}
 _STATUS_FAULTS = frozenset(
     {
         Fault.rate_limit,
@@ -72,7 +72,7 @@ class _DropConnection(Exception):
 def base_url(root: str, vendor: str) -> str:
     """Returns the base URL a vendor's provider takes, for a server at `root`."""
     if vendor not in _VENDOR_PATHS:
-        raise ValueError(f"unknown vendor {vendor!r}; expected openai, anthropic or gemini")
+        raise ValueError(f"unknown vendor {vendor!r}; expected openai, anthropic, gemini or vertex")
     return root.rstrip("/") + _VENDOR_PATHS[vendor]
 
 
@@ -130,6 +130,7 @@ class FakeProviderServer:
                 Route("/v1/chat/completions", self._openai, methods=["POST"]),
                 Route("/v1/messages", self._anthropic, methods=["POST"]),
                 Route("/{version}/models/{target:path}", self._gemini, methods=["POST"]),
+                *vertex.routes(self._handle),
             ]
         )
 
