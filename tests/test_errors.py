@@ -111,6 +111,11 @@ def test_redact_removes_given_secrets_and_bearer_tokens() -> None:
     assert "abc.def-ghi_123" not in text
 
 
+def test_redact_removes_a_google_access_token_shape() -> None:
+    token = "ya29.a0AfB_byC1x2y3z4w5v6u7t8s9r0"
+    assert redact(f"token {token} expired") == "token [redacted] expired"
+
+
 def test_redact_leaves_ordinary_words() -> None:
     assert redact("task-abcdefghij failed") == "task-abcdefghij failed"
 
