@@ -19,7 +19,7 @@ from ashford_llm.batch._types import BatchLimits, EndedAs, VendorBatch, VendorBa
 from ashford_llm.batch._vendor import BatchTarget, Outcome, decode_answer, not_run
 from ashford_llm.errors import LLMError, ResponseDecodeError
 from ashford_llm.providers._http import decode_json
-from ashford_llm.providers.anthropic.errors import error_in_body
+from ashford_llm.providers.anthropic.errors import ErrorDetail, error_from_detail
 
 __all__ = ["AnthropicBatches"]
 
@@ -49,8 +49,14 @@ class _Batch(msgspec.Struct):
 
 class _Result(msgspec.Struct):
     type: str
-    message: msgspec.Raw | None = None
-    error: msgspec.Raw | None = None
+    # Raw cannot be optional in a union; absent is an empty Raw.
+    message: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+    error: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
+
+
+class _Envelope(msgspec.Struct):
+    error: ErrorDetail | None = None
+    request_id: str | None = None
 
 
 class _Line(msgspec.Struct):
@@ -59,7 +65,29 @@ class _Line(msgspec.Struct):
 
 
 _BATCH = msgspec.json.Decoder(_Batch)
+
+
+def _present(raw: msgspec.Raw) -> bool:
+    """True when a raw field was sent and is not null."""
+    return len(raw) > 0 and bytes(raw) != b"null"
+
+
 _LINE = msgspec.json.Decoder(_Line)
+_ENVELOPE = msgspec.json.Decoder(_Envelope)
+# An errored item carries no HTTP status: the one its error type stands for picks the class
+# as for a live call (a 429 whose message says the spend limit is reached is fatal, since a
+# batch result has no retry-after to wait for).
+_TYPE_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "overloaded_error": 529,
+}
 
 
 def _status(batch: _Batch) -> VendorBatchStatus:
@@ -90,6 +118,17 @@ def _status(batch: _Batch) -> VendorBatchStatus:
         ended_as=ended_as,
         result_files=(batch.results_url,) if ended and batch.results_url else (),
     )
+
+
+def _item_error(body: bytes, provider: str) -> LLMError | None:
+    """Reads an errored item's error envelope into its typed error."""
+    envelope = decode_json(_ENVELOPE, body, provider=provider, what="a batch item error")
+    if envelope.error is None:
+        return None
+    status = _TYPE_STATUS.get(envelope.error.type or "")
+    error = error_from_detail(envelope.error, status, waits=False, request_id=envelope.request_id)
+    error.status = None  # the vendor sent a type, not a status
+    return error
 
 
 class AnthropicBatches:
@@ -157,7 +196,7 @@ class AnthropicBatches:
         line = decode_json(_LINE, raw, provider=dialect.name, what="a batch result line")
         result = line.result
         custom_id = line.custom_id
-        if result.type == "succeeded" and result.message is not None:
+        if result.type == "succeeded" and _present(result.message):
             return custom_id, decode_answer(
                 dialect, bytes(result.message), created_at=created_at, request_id=None
             )
@@ -165,8 +204,8 @@ class AnthropicBatches:
         if result.type in ("canceled", "expired"):
             reason = "cancelled" if result.type == "canceled" else "expired"
             error = not_run(dialect.name, reason, custom_id)
-        elif result.type == "errored" and result.error is not None:
-            error = error_in_body(bytes(result.error))
+        elif result.type == "errored" and _present(result.error):
+            error = _item_error(bytes(result.error), dialect.name)
         else:
             error = None
         if error is None:

@@ -52,7 +52,8 @@ class _FileLine(msgspec.Struct):
 
 
 class _Answer(msgspec.Struct):
-    response: msgspec.Raw | None = None
+    # Raw cannot be optional in a union; absent is an empty Raw.
+    response: msgspec.Raw = msgspec.field(default_factory=msgspec.Raw)
     error: Status | None = None
     metadata: _Metadata | None = None
     key: str | None = None
@@ -267,7 +268,7 @@ class GeminiBatches:
             raise ResponseDecodeError(
                 "a Gemini batch response carries no key", provider=dialect.name
             )
-        if answer.response is not None and answer.error is None:
+        if len(answer.response) > 0 and answer.error is None:
             return key, decode_answer(
                 dialect, bytes(answer.response), created_at=created_at, request_id=None
             )
