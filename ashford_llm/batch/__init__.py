@@ -215,7 +215,7 @@ async def submit(
             for index, chunk in enumerate(chunks, 1):
                 label = name if len(chunks) == 1 else f"{name}-{index}of{len(chunks)}"
                 created.append(await vendor.create(provider, chunk, name=label))
-        except BaseException as error:
+        except Exception as error:
             for batch in created:
                 try:
                     await vendor.cancel(provider, batch)

@@ -13,12 +13,13 @@ import re
 import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import httpx
 from msgspec.structs import replace
 
 from ashford_llm.batch._types import BatchLimits, VendorBatch, VendorBatchStatus
-from ashford_llm.errors import BatchItemNotRunError, LLMError
+from ashford_llm.errors import BatchItemNotRunError, LLMError, ResponseDecodeError
 from ashford_llm.providers.dialect import Dialect
 from ashford_llm.types import CompletionResponse
 
@@ -28,6 +29,7 @@ __all__ = [
     "Outcome",
     "decode_answer",
     "not_run",
+    "same_origin",
 ]
 
 Outcome = tuple[str, "CompletionResponse | LLMError"]
@@ -111,6 +113,24 @@ def decode_answer(
         error.request_id = error.request_id or request_id
         return error
     return replace(response, batch=True)
+
+
+def same_origin(url: str, base_url: str, *, provider: str) -> str:
+    """Returns `url` (made absolute on `base_url`) if it is on the API's own origin.
+
+    A results or upload URL comes from the vendor's answer; the key is sent with it, so a URL
+    on another scheme, host or port is refused rather than followed.
+    """
+    if not url.startswith(("http://", "https://")):
+        return base_url.rstrip("/") + "/" + url.lstrip("/")
+    given, base = urlsplit(url), urlsplit(base_url)
+    if (given.scheme, given.hostname, given.port) != (base.scheme, base.hostname, base.port):
+        raise ResponseDecodeError(
+            f"the vendor named a URL on another origin ({given.scheme}://{given.netloc}); "
+            "the key is not sent there",
+            provider=provider,
+        )
+    return url
 
 
 def not_run(provider: str, reason: str, custom_id: str) -> BatchItemNotRunError:

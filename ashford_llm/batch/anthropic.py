@@ -16,7 +16,13 @@ from collections.abc import AsyncIterator, Sequence
 import msgspec
 
 from ashford_llm.batch._types import BatchLimits, EndedAs, VendorBatch, VendorBatchStatus
-from ashford_llm.batch._vendor import BatchTarget, Outcome, decode_answer, not_run
+from ashford_llm.batch._vendor import (
+    BatchTarget,
+    Outcome,
+    decode_answer,
+    not_run,
+    same_origin,
+)
 from ashford_llm.errors import LLMError, ResponseDecodeError
 from ashford_llm.providers._http import decode_json
 from ashford_llm.providers.anthropic.errors import ErrorDetail, error_from_detail
@@ -182,8 +188,7 @@ class AnthropicBatches:
     ) -> AsyncIterator[Outcome]:
         """Reads the results JSONL, one outcome per line."""
         for url in status.result_files:
-            if not url.startswith(("http://", "https://")):
-                url = self.base_url + "/" + url.lstrip("/")
+            url = same_origin(url, self.base_url, provider=target.dialect.name)
             response = await target.send("GET", url, headers={"Accept": "application/binary"})
             for raw in response.content.splitlines():
                 if raw.strip():

@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 
 from ashford_llm.batch._types import BatchLimits, EndedAs, VendorBatch, VendorBatchStatus
-from ashford_llm.batch._vendor import BatchTarget, Outcome, decode_answer
+from ashford_llm.batch._vendor import BatchTarget, Outcome, decode_answer, same_origin
 from ashford_llm.errors import LLMError, ResponseDecodeError
 from ashford_llm.providers._http import decode_json
 from ashford_llm.providers.google.errors import Status, error_from_status
@@ -203,7 +203,7 @@ class GeminiBatches:
             )
         finished = await target.send(
             "POST",
-            upload_url,
+            same_origin(upload_url, self.root, provider=target.dialect.name),
             content=content,
             headers={"X-Goog-Upload-Command": "upload, finalize", "X-Goog-Upload-Offset": "0"},
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import httpx
+import pytest
 import respx
 
 from ashford_llm import ChatMessage, CompletionRequest, CompletionResponse
@@ -14,6 +15,7 @@ from ashford_llm.errors import (
     InvalidRequestError,
     QuotaExhaustedError,
     RateLimitError,
+    ResponseDecodeError,
     ServerError,
 )
 from ashford_llm.types import DocumentPart, ReasoningConfig
@@ -209,3 +211,20 @@ async def test_cancel_posts_to_the_batch(respx_mock: respx.MockRouter) -> None:
         state = await cancel(handle, provider=provider)
     assert state.state == "cancelling"
     assert state.batches[0].vendor_state == "canceling"
+
+
+@respx.mock
+async def test_a_results_url_on_another_host_is_not_sent_the_key(
+    respx_mock: respx.MockRouter,
+) -> None:
+    respx_mock.post(URL).respond(json=batch("in_progress"))
+    ended = batch("ended", results_url="https://elsewhere.example/results")
+    respx_mock.get(f"{URL}/msgbatch_01HkcTjaV5uDC8jWR4ZsDV8d").respond(json=ended)
+    elsewhere = respx_mock.get("https://elsewhere.example/results").respond(content=RESULTS)
+    async with httpx.AsyncClient() as client:
+        provider = provider_for("anthropic", client, BASE)
+        handle = await submit(provider, {"mail-0002": REQUESTS["mail-0002"]})
+        with pytest.raises(ResponseDecodeError, match="another origin"):
+            async for _ in results(handle, provider=provider, sleep=no_wait):
+                pass
+    assert not elsewhere.called
