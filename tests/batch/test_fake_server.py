@@ -127,3 +127,24 @@ async def test_gemini_uses_an_uploaded_file_above_the_inline_limit() -> None:
         "message number 1",
         "message number 2",
     ]
+
+
+async def test_the_fake_answers_a_malformed_create_with_the_vendors_400(vendor: str) -> None:
+    server = FakeProviderServer()
+    base = server.base_url(vendor)
+    url = {
+        "openai": f"{base}/batches",
+        "anthropic": f"{base}/v1/messages/batches",
+        "gemini": f"{base}/v1beta/models/model-1:batchGenerateContent",
+    }[vendor]
+    body = {
+        "openai": b'{"input_file_id": 3}',
+        "anthropic": b'{"requests": [{"custom_id": "a"}]}',
+        "gemini": b'{"batch": {"displayName": "x", '
+        b'"inputConfig": {"requests": {"requests": [{}]}}}}',
+    }[vendor]
+    async with httpx.AsyncClient(transport=server.transport()) as client:
+        provider = fake_provider(vendor, server, client)
+        with pytest.raises(InvalidRequestError) as caught:
+            await provider.send("POST", url, content=body)
+    assert caught.value.status == 400
