@@ -22,22 +22,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.trace import Span, SpanKind
 
+from ashford_llm.batch import _trace
+from ashford_llm.batch._prepare import encoded, resumed, split, vendor_for
 from ashford_llm.batch._types import (
     BatchHandle,
     BatchLimits,
-    BatchState,
     BatchStatus,
     Polling,
-    Vendor,
     VendorBatch,
     VendorBatchStatus,
 )
 from ashford_llm.batch._vendor import BatchTarget, BatchVendor, Outcome, not_run
-from ashford_llm.batch.anthropic import AnthropicBatches
-from ashford_llm.batch.gemini import GeminiBatches
-from ashford_llm.batch.openai import OpenAIBatches
 from ashford_llm.errors import (
     InvalidRequestError,
     LLMError,
@@ -46,9 +42,6 @@ from ashford_llm.errors import (
     RetryableError,
 )
 from ashford_llm.middleware import _semconv as sc
-from ashford_llm.providers.anthropic.dialect import AnthropicDialect
-from ashford_llm.providers.google.dialect import GoogleDialect
-from ashford_llm.providers.openai.dialect import OpenAIDialect
 from ashford_llm.types import CompletionRequest, CompletionResponse
 
 __all__ = [
@@ -67,116 +60,6 @@ __all__ = [
 ]
 
 Sleep = Callable[[float], Awaitable[Any]]
-
-
-def _vendor(provider: Any, limits: BatchLimits | None = None) -> tuple[Vendor, BatchVendor]:
-    """Picks the batch API of the provider's dialect; refuses what is not a vendor provider."""
-    dialect = getattr(provider, "dialect", None)
-    if dialect is None or not callable(getattr(provider, "send", None)):
-        raise TypeError(
-            "the batch API needs a vendor provider (OpenAIProvider, AnthropicProvider, "
-            f"GoogleProvider), not {type(provider).__name__}: a middleware stack wraps calls, "
-            "and a batch is not a call"
-        )
-    if isinstance(dialect, OpenAIDialect):
-        return "openai", OpenAIBatches(dialect.base_url, limits=limits)
-    if isinstance(dialect, AnthropicDialect):
-        return "anthropic", AnthropicBatches(dialect.base_url, limits=limits)
-    if isinstance(dialect, GoogleDialect):
-        return "google", GeminiBatches(
-            dialect.base_url, dialect.api_version, dialect.model, limits=limits
-        )
-    raise TypeError(f"no batch API for the dialect {type(dialect).__name__}")
-
-
-def _resumed(handle: BatchHandle, provider: Any) -> BatchVendor:
-    """Checks that the provider speaks the handle's vendor and model; returns its batch API."""
-    if not isinstance(handle, BatchHandle):
-        raise TypeError(f"handle must be a BatchHandle, got {type(handle).__name__}")
-    vendor_name, vendor = _vendor(provider)
-    if vendor_name != handle.vendor or provider.dialect.model != handle.model:
-        raise ValueError(
-            f"the handle is for {handle.vendor} model {handle.model!r}, but the provider "
-            f"speaks {vendor_name} model {provider.dialect.model!r}"
-        )
-    return vendor
-
-
-def _span(
-    provider: BatchTarget, operation: str, tracer_provider: trace.TracerProvider | None
-) -> Any:
-    """Starts a CLIENT span named `{operation} {model}` with the GenAI provider attributes."""
-    tracer = trace.get_tracer(sc.SCOPE_NAME, tracer_provider=tracer_provider)
-    dialect = provider.dialect
-    return tracer.start_as_current_span(
-        f"{operation} {dialect.model}",
-        kind=SpanKind.CLIENT,
-        attributes={
-            sc.OPERATION_NAME: operation,
-            sc.PROVIDER_NAME: dialect.otel_provider_name,
-            sc.REQUEST_MODEL: dialect.model,
-        },
-    )
-
-
-def _split(
-    vendor: BatchVendor, items: list[tuple[str, bytes]], sizes: list[int]
-) -> list[list[tuple[str, bytes]]]:
-    """Splits the items, in order, into chunks within the vendor's count and size limits."""
-    limits = vendor.limits
-    budget = max(limits.max_bytes - 1024, 1)  # room for the create body around the items
-    chunks: list[list[tuple[str, bytes]]] = [[]]
-    used = 0
-    for item, size in zip(items, sizes, strict=True):
-        chunk = chunks[-1]
-        if chunk and (len(chunk) >= limits.max_requests or used + size > budget):
-            chunks.append([])
-            chunk, used = chunks[-1], 0
-        chunk.append(item)
-        used += size
-    return chunks
-
-
-def _encoded(
-    provider: BatchTarget, vendor: BatchVendor, requests: Mapping[str, CompletionRequest]
-) -> tuple[list[tuple[str, bytes]], list[int]]:
-    """Checks every id and request and encodes each body as a live call would; sends nothing."""
-    if not isinstance(requests, Mapping):
-        raise TypeError("requests must be a mapping of custom ids to CompletionRequests")
-    if not requests:
-        raise ValueError("a batch needs at least one request")
-    dialect = provider.dialect
-    budget = vendor.limits.max_bytes - 1024
-    items: list[tuple[str, bytes]] = []
-    sizes: list[int] = []
-    for custom_id, request in requests.items():
-        if not isinstance(custom_id, str) or not vendor.custom_id.fullmatch(custom_id):
-            raise InvalidRequestError(
-                f"custom id {custom_id!r} is not one {dialect.name} accepts "
-                f"(pattern {vendor.custom_id.pattern})",
-                provider=dialect.name,
-            )
-        if not isinstance(request, CompletionRequest):
-            raise TypeError(
-                f"request {custom_id!r} must be a CompletionRequest, got {type(request).__name__}"
-            )
-        try:
-            body = dialect.encode(request, stream=False)
-        except LLMError as error:
-            error.provider = error.provider or dialect.name
-            error.message = f"request {custom_id!r}: {error.message}"
-            error.args = (error.message,)
-            raise
-        size = vendor.item_size(custom_id, body)
-        if size > budget:
-            raise InvalidRequestError(
-                f"request {custom_id!r} alone is {size} bytes, over the {budget}-byte limit of "
-                f"one {dialect.name} batch",
-                provider=dialect.name,
-            )
-        items.append((custom_id, body))
-        sizes.append(size)
-    return items, sizes
 
 
 async def submit(
@@ -203,12 +86,12 @@ async def submit(
             is sent; or the vendor's typed error for the upload or create call. When a later
             vendor batch fails to be created, the ones already created are cancelled first.
     """
-    vendor_name, vendor = _vendor(provider, limits)
+    vendor_name, vendor = vendor_for(provider, limits)
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"name must be a non-empty string, got {name!r}")
-    with _span(provider, sc.OPERATION_BATCH_SUBMIT, tracer_provider) as span:
-        items, sizes = _encoded(provider, vendor, requests)
-        chunks = _split(vendor, items, sizes)
+    with _trace.span(provider, sc.OPERATION_BATCH_SUBMIT, tracer_provider) as span:
+        items, sizes = encoded(provider, vendor, requests)
+        chunks = split(vendor, items, sizes)
         span.set_attribute(sc.BATCH_REQUESTS, len(items))
         created: list[VendorBatch] = []
         try:
@@ -233,33 +116,6 @@ async def submit(
         )
 
 
-def _summary(parts: list[VendorBatchStatus], total: int) -> BatchStatus:
-    """Combines the vendor batches' states into the handle's."""
-    states = {part.state for part in parts}
-    state: BatchState = (
-        "ended"
-        if states == {"ended"}
-        else "cancelling"
-        if "cancelling" in states
-        else "in_progress"
-    )
-    return BatchStatus(
-        state=state,
-        total=total,
-        succeeded=sum(part.succeeded for part in parts),
-        failed=sum(part.failed for part in parts),
-        batches=tuple(parts),
-    )
-
-
-def _record(span: Span, summary: BatchStatus) -> None:
-    """Puts the state and counts on a poll span."""
-    span.set_attribute(sc.BATCH_STATE, summary.state)
-    span.set_attribute(sc.BATCH_REQUESTS, summary.total)
-    span.set_attribute(sc.BATCH_SUCCEEDED, summary.succeeded)
-    span.set_attribute(sc.BATCH_FAILED, summary.failed)
-
-
 async def status(
     handle: BatchHandle,
     *,
@@ -267,11 +123,11 @@ async def status(
     tracer_provider: trace.TracerProvider | None = None,
 ) -> BatchStatus:
     """Polls every vendor batch of the handle once (a `batch_poll` span)."""
-    vendor = _resumed(handle, provider)
-    with _span(provider, sc.OPERATION_BATCH_POLL, tracer_provider) as span:
+    vendor = resumed(handle, provider)
+    with _trace.span(provider, sc.OPERATION_BATCH_POLL, tracer_provider) as span:
         parts = [await vendor.poll(provider, batch) for batch in handle.batches]
-        summary = _summary(parts, handle.count)
-        _record(span, summary)
+        summary = _trace.summary(parts, handle.count)
+        _trace.record(span, summary)
         return summary
 
 
@@ -286,16 +142,16 @@ async def cancel(
     Items already run keep their answers; the others come back from `results` as
     BatchItemNotRunError ("cancelled").
     """
-    vendor = _resumed(handle, provider)
-    with _span(provider, "batch_cancel", tracer_provider) as span:
+    vendor = resumed(handle, provider)
+    with _trace.span(provider, "batch_cancel", tracer_provider) as span:
         parts: list[VendorBatchStatus] = []
         for batch in handle.batches:
             current = await vendor.poll(provider, batch)
             parts.append(
                 current if current.state == "ended" else await vendor.cancel(provider, batch)
             )
-        summary = _summary(parts, handle.count)
-        _record(span, summary)
+        summary = _trace.summary(parts, handle.count)
+        _trace.record(span, summary)
         return summary
 
 
@@ -362,14 +218,14 @@ async def results(
         LLMError: polling failed with a fatal error, or more retryable ones in a row than
             `polling.max_errors`.
     """
-    vendor = _resumed(handle, provider)
+    vendor = resumed(handle, provider)
     polling = polling or Polling()
     started = clock()
     delay = polling.initial
     pending = list(handle.batches)
     name = provider.dialect.name
     while pending:
-        with _span(provider, sc.OPERATION_BATCH_POLL, tracer_provider) as span:
+        with _trace.span(provider, sc.OPERATION_BATCH_POLL, tracer_provider) as span:
             ended: list[tuple[VendorBatch, VendorBatchStatus]] = []
             parts = []
             for batch in pending:
@@ -377,10 +233,10 @@ async def results(
                 parts.append(part)
                 if part.state == "ended":
                     ended.append((batch, part))
-            _record(span, _summary(parts, sum(len(b.custom_ids) for b in pending)))
+            _trace.record(span, _trace.summary(parts, sum(len(b.custom_ids) for b in pending)))
         for batch, part in ended:
             pending.remove(batch)
-            with _span(provider, sc.OPERATION_BATCH_COLLECT, tracer_provider) as span:
+            with _trace.span(provider, sc.OPERATION_BATCH_COLLECT, tracer_provider) as span:
                 span.set_attribute(sc.BATCH_IDS, [batch.id])
                 expected = set(batch.custom_ids)
                 succeeded = failed = 0
