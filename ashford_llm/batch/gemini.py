@@ -241,12 +241,14 @@ class GeminiBatches:
                 response = await target.send(
                     "GET", f"{self.root}/{file}:download?alt=media", headers={"Accept": "*/*"}
                 )
-                for raw in response.content.splitlines():
-                    if raw.strip():
-                        answer = decode_json(
-                            _ANSWER, raw, provider=target.dialect.name, what="a response line"
-                        )
-                        yield self._outcome(target, answer, None, created_at)
+                lines = [raw for raw in response.content.splitlines() if raw.strip()]
+                for index, raw in enumerate(lines):
+                    answer = decode_json(
+                        _ANSWER, raw, provider=target.dialect.name, what="a response line"
+                    )
+                    # A line without its key is matched by position, as inline responses are.
+                    fallback = batch.custom_ids[index] if index < len(batch.custom_ids) else None
+                    yield self._outcome(target, answer, fallback, created_at)
             return
         operation = await self._get(target, status.id)
         output = operation.metadata.output if operation.metadata else None

@@ -183,3 +183,30 @@ async def test_cancel_posts_the_cancel_method(respx_mock: respx.MockRouter) -> N
     assert route.called
     assert state.ended
     assert state.batches[0].ended_as == "cancelled"
+
+
+@respx.mock
+async def test_inline_responses_without_keys_are_matched_by_position(
+    respx_mock: respx.MockRouter,
+) -> None:
+    respx_mock.post(f"{ROOT}/models/gemini-3.8-flash:batchGenerateContent").respond(
+        json=operation("BATCH_STATE_PENDING")
+    )
+    other = {
+        **ANSWER,
+        "candidates": [
+            {**ANSWER["candidates"][0], "content": {"role": "model", "parts": [{"text": "sales"}]}}
+        ],
+    }  # type: ignore[dict-item]
+    inline = {"inlinedResponses": {"inlinedResponses": [{"response": ANSWER}, {"response": other}]}}
+    respx_mock.get(f"{ROOT}/batches/123abc").respond(
+        json=operation("BATCH_STATE_SUCCEEDED", inline)
+    )
+    async with httpx.AsyncClient() as client:
+        provider = provider_for("gemini", client, BASE, model="gemini-3.8-flash")
+        handle = await submit(provider, REQUESTS)
+        outcomes = {
+            cid: out.content  # type: ignore[union-attr]
+            async for cid, out in results(handle, provider=provider, sleep=no_wait)
+        }
+    assert outcomes == {"mail-0001": "billing", "mail-0002": "sales"}
