@@ -89,6 +89,7 @@ async def submit(
     vendor_name, vendor = vendor_for(provider, limits)
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"name must be a non-empty string, got {name!r}")
+    created_at = time.time()
     with _trace.span(provider, sc.OPERATION_BATCH_SUBMIT, tracer_provider) as span:
         items, sizes = encoded(provider, vendor, requests)
         chunks = split(vendor, items, sizes)
@@ -112,7 +113,7 @@ async def submit(
             model=provider.dialect.model,
             batches=tuple(created),
             count=len(items),
-            created_at=time.time(),
+            created_at=created_at,
         )
 
 

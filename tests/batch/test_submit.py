@@ -142,3 +142,14 @@ def test_a_handle_round_trips_as_json_and_refuses_unknown_fields() -> None:
     data["extra"] = 1
     with pytest.raises(Exception, match="unknown field"):
         BatchHandle.from_json(json.dumps(data))
+
+
+def test_the_public_names_are_listed_sorted_and_exported() -> None:
+    import ashford_llm.batch as batch
+
+    assert batch.__all__ == sorted(batch.__all__)
+    assert {"BatchHandle", "cancel", "results", "status", "submit"} <= set(batch.__all__)
+    for name in batch.__all__:
+        value = getattr(batch, name)
+        if isinstance(value, type) or (callable(value) and hasattr(value, "__code__")):
+            assert value.__module__.startswith("ashford_llm.batch"), name
