@@ -6,6 +6,7 @@ from ashford_llm.builder import ClientBuilder, Layer
 from ashford_llm.config import ConfigError, ModelConfig, StackConfig
 from ashford_llm.errors import (
     AuthenticationError,
+    BatchItemNotRunError,
     BudgetExceededError,
     CircuitOpenError,
     ContentFilterError,
@@ -72,6 +73,7 @@ def __getattr__(name: str) -> str:
 
 __all__ = [
     "AuthenticationError",
+    "BatchItemNotRunError",
     "BudgetExceededError",
     "CachePoint",
     "ChatMessage",

@@ -13,7 +13,8 @@ LLMError
 │   ├── ResponseDecodeError     a body that cannot be parsed (HTML, truncated JSON, cut stream)
 │   ├── JsonValidationError     model output that is not the JSON that was asked for
 │   ├── MidStreamError          a stream failed after text reached the caller
-│   └── CircuitOpenError        a circuit breaker refuses calls until its cooldown ends
+│   ├── CircuitOpenError        a circuit breaker refuses calls until its cooldown ends
+│   └── BatchItemNotRunError    a batch item expired or was cancelled before it ran
 └── FatalError
     ├── PermissionDeniedError   403
     ├── InvalidRequestError     400, 404, 413, 422, and requests rejected before sending
@@ -37,6 +38,7 @@ from typing import Any, ClassVar
 __all__ = [
     "STATUS_ERRORS",
     "AuthenticationError",
+    "BatchItemNotRunError",
     "BudgetExceededError",
     "CircuitOpenError",
     "ContentFilterError",
@@ -227,6 +229,10 @@ class MidStreamError(RetryableError):
 
 class CircuitOpenError(RetryableError):
     """A circuit breaker is open: calls fail at once until `retry_after` seconds pass."""
+
+
+class BatchItemNotRunError(RetryableError):
+    """A batch item was never run: its batch expired or was cancelled (`error_code` says which)."""
 
 
 class PermissionDeniedError(FatalError):

@@ -595,7 +595,8 @@ class CompletionResponse(msgspec.Struct, frozen=True, kw_only=True):
     `parts`: the other is derived. `input_tokens` counts every input token, cache reads and
     writes included (`cached_input_tokens` and `cache_write_tokens` say how many of them);
     `output_tokens` every generated token, reasoning included. `attempts` is set by Retry;
-    `parsed` by JsonValidation.
+    `parsed` by JsonValidation. `batch` is True for an answer collected from a vendor's
+    batch API (`ashford_llm.batch`), which the vendors bill at half the standard price.
     """
 
     content: str = ""
@@ -614,6 +615,7 @@ class CompletionResponse(msgspec.Struct, frozen=True, kw_only=True):
     parts: tuple[Part, ...] = ()
     reasoning_text: str | None = None
     cache_write_tokens: int | None = None
+    batch: bool = False
 
     def __post_init__(self) -> None:
         if self.finish_reason not in _FINISH_REASONS:

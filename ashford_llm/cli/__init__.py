@@ -1,7 +1,8 @@
 """The `ashford-llm` command (also `python -m ashford_llm`).
 
 Commands: `demo` (the main job on the built-in fake provider server), `complete` (one prompt
-through a configured stack) and `fake-server` (serve the fake vendor APIs on loopback).
+through a configured stack), `fake-server` (serve the fake vendor APIs on loopback) and
+`batch` (submit, check and collect vendor batches).
 A failed call prints one line and exits 2 when it is fatal, 3 when it is retryable.
 """
 
@@ -11,7 +12,7 @@ import argparse
 import asyncio
 from collections.abc import Sequence
 
-from ashford_llm.cli import complete, demo, fake_server
+from ashford_llm.cli import batch, complete, demo, fake_server
 from ashford_llm.cli._errors import report
 
 __all__ = ["main"]
@@ -26,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_parser(commands)
     complete.add_parser(commands)
     fake_server.add_parser(commands)
+    batch.add_parser(commands)
     return parser
 
 
@@ -37,6 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(demo.run(args))
         if args.command == "fake-server":
             return fake_server.run(args)
+        if args.command == "batch":
+            return asyncio.run(batch.run(args))
         return asyncio.run(complete.run(args))
     except Exception as error:  # report() re-raises anything it cannot classify
         return report(error)

@@ -97,6 +97,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--project", default="ashford-demo", help="the trace project name backends group by"
     )
+    parser.add_argument("--batch", action="store_true", help="classify through the batch APIs")
 
 
 def _telemetry(
@@ -268,6 +269,10 @@ async def run(
     `provider_factory` builds each vendor's provider (default: the real one for the vendor);
     it is the seam through which tests prove that a broken provider fails the run.
     """
+    if getattr(args, "batch", False):
+        from ashford_llm.cli.demo_batch import run_batch
+
+        return await run_batch(args)
     import httpx
     from rich.console import Console
     from rich.progress import Progress

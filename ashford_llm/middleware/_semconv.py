@@ -43,6 +43,16 @@ TOKEN_TYPE: Final = "gen_ai.token.type"
 ATTEMPTS: Final = "ashford.attempts"
 STREAM_ABANDONED: Final = "ashford.stream.abandoned"
 
+# The batch API's spans (`ashford_llm.batch`): one per submit, poll and collection.
+OPERATION_BATCH_SUBMIT: Final = "batch_submit"
+OPERATION_BATCH_POLL: Final = "batch_poll"
+OPERATION_BATCH_COLLECT: Final = "batch_collect"
+BATCH_IDS: Final = "ashford.batch.ids"
+BATCH_REQUESTS: Final = "ashford.batch.requests"
+BATCH_STATE: Final = "ashford.batch.state"
+BATCH_SUCCEEDED: Final = "ashford.batch.succeeded"
+BATCH_FAILED: Final = "ashford.batch.failed"
+
 # Opt-in content attributes (JSON strings on the span, structured on the event).
 INPUT_MESSAGES: Final = "gen_ai.input.messages"
 OUTPUT_MESSAGES: Final = "gen_ai.output.messages"

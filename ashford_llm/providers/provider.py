@@ -332,6 +332,51 @@ class HTTPProvider(AsyncCloseable):
             error.body_excerpt = redact(excerpt(body))
         return error
 
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        content: bytes | None = None,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
+        data: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """Sends one request to another endpoint of the vendor's API (batches, files).
+
+        The seam `ashford_llm.batch` uses: the same client, credentials, single 401 refresh
+        and typed errors as a call. The dialect's headers carry the key, `headers` are added
+        on top; a multipart upload (`files`) drops the JSON content type. A non-2xx answer
+        raises the dialect's error with its context.
+        """
+        key = await self._key(refresh=False)
+        for attempt in range(2):
+            sent = self.dialect.headers(key)
+            if files is not None:
+                sent = {k: v for k, v in sent.items() if k.lower() != "content-type"}
+            sent.update(headers or {})
+            with map_httpx_errors(self.dialect.name):
+                response = await self._client.request(
+                    method,
+                    url,
+                    content=content,
+                    files=files,
+                    data=data,
+                    headers=sent,
+                    timeout=self._timeout,
+                )
+            if response.status_code == 401 and attempt == 0:
+                renewed = await self._renewed_key(key)
+                if renewed is not None:
+                    key = renewed
+                    continue
+            if response.status_code >= 300:
+                raise self._error_with_context(
+                    response.status_code, response.headers, response.content, renewed=attempt > 0
+                )
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
     async def aclose(self) -> None:
         """Closes the HTTP client if this provider created it."""
         if self._owns_client:

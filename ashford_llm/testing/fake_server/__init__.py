@@ -2,7 +2,8 @@
 
 In-process: `httpx.AsyncClient(transport=server.transport(), base_url=server.base_url("openai"))`.
 Over a socket: `async with server.run() as running: running.base_url("openai")`.
-`evidence` matches a client's failed attempts to the faults the server injected into them.
+`evidence` matches a client's failed attempts to the faults the server injected into them;
+`batches` serves the three vendors' batch APIs (`BatchOptions`).
 """
 
 from ashford_llm.testing.fake_server.answers import (
@@ -12,6 +13,7 @@ from ashford_llm.testing.fake_server.answers import (
     echo,
 )
 from ashford_llm.testing.fake_server.app import FakeProviderServer
+from ashford_llm.testing.fake_server.batches import BatchOptions
 from ashford_llm.testing.fake_server.faults import (
     ATTEMPT_HEADER,
     STREAM_ONLY,
@@ -26,6 +28,7 @@ __all__ = [
     "STREAM_ONLY",
     "AnswerFunction",
     "AnswerRequest",
+    "BatchOptions",
     "FakeProviderServer",
     "Fault",
     "RunningServer",

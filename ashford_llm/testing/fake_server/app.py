@@ -23,6 +23,7 @@ from ashford_llm.testing.fake_server.answers import (
     echo,
     make_answer,
 )
+from ashford_llm.testing.fake_server.batches import BatchOptions, FakeBatches
 from ashford_llm.testing.fake_server.faults import (
     ATTEMPT_HEADER,
     Fault,
@@ -84,8 +85,9 @@ class FakeProviderServer:
     `answer` turns each request into text (default `echo`); `script`, `fault_rate`, `faults`
     and `seed` make the FaultPlan. `retry_after` is the wait a rate-limit fault asks for,
     `slow_seconds` the delay before a slow first byte, `stall_seconds` the pause inside a
-    stalled stream, `chunk_delay` the pause between stream chunks. The server itself is the
-    ASGI app (`server.app is server`).
+    stalled stream, `chunk_delay` the pause between stream chunks, `batch` how the batch
+    APIs behave (`batches.BatchOptions`). The server itself is the ASGI app
+    (`server.app is server`).
     """
 
     def __init__(
@@ -101,6 +103,7 @@ class FakeProviderServer:
         slow_seconds: float = 0.5,
         stall_seconds: float = 1.0,
         chunk_delay: float = 0.0,
+        batch: BatchOptions | None = None,
     ) -> None:
         if api_key is not None and not api_key:
             raise ValueError("api_key must be non-empty, or None to accept any key")
@@ -125,10 +128,14 @@ class FakeProviderServer:
         self._cache = PromptCache()
         self._ids = itertools.count(1)
         self._ids_lock = threading.Lock()
+        self.batches = FakeBatches(
+            answer=answer, cache=self._cache, api_key=api_key, options=batch or BatchOptions()
+        )
         self._router = Router(
             routes=[
                 Route("/v1/chat/completions", self._openai, methods=["POST"]),
                 Route("/v1/messages", self._anthropic, methods=["POST"]),
+                *self.batches.routes(),
                 Route("/{version}/models/{target:path}", self._gemini, methods=["POST"]),
                 *vertex.routes(self._handle),
             ]
