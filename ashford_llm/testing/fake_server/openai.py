@@ -25,7 +25,12 @@ import msgspec
 from ashford_llm.testing.fake_server.answers import Answer, AnswerRequest
 from ashford_llm.testing.fake_server.faults import Fault
 from ashford_llm.testing.fake_server.openai_tools import InvalidParam as _InvalidPart
-from ashford_llm.testing.fake_server.openai_tools import read_tools, stream_calls, tool_calls
+from ashford_llm.testing.fake_server.openai_tools import (
+    check_history,
+    read_tools,
+    stream_calls,
+    tool_calls,
+)
 from ashford_llm.testing.fake_server.wire import BadRequest, Reply, StreamPlan, encode, sse
 
 __all__ = ["FORMAT", "OpenAIFormat"]
@@ -239,6 +244,7 @@ class OpenAIFormat:
             (m.role, _content(m.content, index, media)) for index, m in enumerate(request.messages)
         )
         tools, choice, allowed = read_tools(request.tools, request.tool_choice)
+        check_history(request.messages)
         return AnswerRequest(
             vendor=self.name,
             model=request.model,

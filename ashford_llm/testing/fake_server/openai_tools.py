@@ -2,9 +2,10 @@
 
 Read: `tools` (function tools; custom tools are accepted and never called), `tool_choice`
 ("none", "auto", "required", a named function, or `allowed_tools`), `parallel_tool_calls`.
-A malformed definition gets OpenAI's 400 error object: a missing or ill-formed function name
-and a `tool_choice` without tools use the messages of real answers; the other messages follow
-OpenAI's wording for the same kind of error. Written: `message.tool_calls` (arguments as JSON
+A malformed definition gets OpenAI's 400 error object: a missing or ill-formed function name,
+a `tool_choice` without tools and a history whose tool calls lack their `tool` messages (or
+the reverse) use the messages of real answers; the other messages follow OpenAI's wording
+for the same kind of error. Written: `message.tool_calls` (arguments as JSON
 text) and, streamed, a `delta.tool_calls` chunk with the call's id and name (arguments "")
 followed by one chunk per 6-character piece of its arguments, as OpenAI streams them.
 """
@@ -12,13 +13,20 @@ followed by one chunk per 6-character piece of its arguments, as OpenAI streams 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ashford_llm.testing.fake_server.tools import PlannedCall, ToolSpec, argument_pieces
 from ashford_llm.testing.fake_server.wire import BadRequest, encode
 
-__all__ = ["InvalidParam", "ToolOptions", "read_tools", "stream_calls", "tool_calls"]
+__all__ = [
+    "InvalidParam",
+    "ToolOptions",
+    "check_history",
+    "read_tools",
+    "stream_calls",
+    "tool_calls",
+]
 
 _NAME = re.compile(r"^[a-zA-Z0-9_-]+$")
 _MAX_NAME = 64
@@ -109,6 +117,8 @@ def _choice(choice: Any, names: set[str]) -> tuple[str, tuple[str, ...]]:
             )
         return choice, ()
     kind = choice.get("type") if isinstance(choice, dict) else None
+    if kind == "custom":
+        return "none", ()  # a custom tool is forced: the fake model never calls one
     if kind == "allowed_tools":
         allowed = choice.get("allowed_tools") or {}
         mode = allowed.get("mode", "auto")
@@ -154,6 +164,31 @@ def read_tools(tools: list[Any] | None, choice: Any) -> ToolOptions:
     )
     mode, allowed = _choice(choice, {spec.name for spec in specs})
     return specs, mode, allowed
+
+
+def check_history(messages: Sequence[Any]) -> None:
+    """Checks that each assistant turn's calls are answered by the `tool` messages after it."""
+    pending: list[str] = []
+    for index, message in enumerate(messages):
+        if message.role == "tool":
+            if message.tool_call_id not in pending:
+                raise InvalidParam(
+                    "Invalid parameter: messages with role 'tool' must be a response to a "
+                    "preceeding message with 'tool_calls'.",  # sic: OpenAI's spelling
+                    param=f"messages.[{index}].role",
+                    code=None,
+                )
+            pending.remove(message.tool_call_id)
+            continue
+        if pending:
+            raise InvalidParam(
+                "An assistant message with 'tool_calls' must be followed by tool messages "
+                "responding to each 'tool_call_id'. The following tool_call_ids did not have "
+                f"response messages: {', '.join(pending)}",
+                param=f"messages.[{index}].role",
+                code=None,
+            )
+        pending = [str(call.get("id")) for call in message.tool_calls or ()]
 
 
 def tool_calls(calls: tuple[PlannedCall, ...]) -> list[dict[str, object]]:

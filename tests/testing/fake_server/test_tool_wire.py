@@ -284,3 +284,41 @@ async def test_gemini_refuses_a_function_response_without_a_name() -> None:
 
     assert response.status_code == 400
     assert "contents[2].parts[0].function_response.name" in response.json()["error"]["message"]
+
+
+CALL = {"id": "call_1", "type": "function", "function": {"name": "w", "arguments": "{}"}}
+
+
+@pytest.mark.parametrize(
+    ("messages", "message", "param"),
+    [
+        (
+            [
+                {"role": "user", "content": "Weather?"},
+                {"role": "assistant", "content": None, "tool_calls": [CALL]},
+                {"role": "user", "content": "Well?"},
+            ],
+            "An assistant message with 'tool_calls' must be followed by tool messages "
+            "responding to each 'tool_call_id'. The following tool_call_ids did not have "
+            "response messages: call_1",
+            "messages.[2].role",
+        ),
+        (
+            [
+                {"role": "user", "content": "Weather?"},
+                {"role": "tool", "tool_call_id": "call_1", "content": "18C"},
+            ],
+            "Invalid parameter: messages with role 'tool' must be a response to a preceeding "
+            "message with 'tool_calls'.",
+            "messages.[1].role",
+        ),
+    ],
+)
+async def test_openai_refuses_calls_and_results_that_do_not_pair_up(
+    messages: list[dict[str, Any]], message: str, param: str
+) -> None:
+    response = await post_tools("openai", messages=messages, tools=TOOLS["openai"])
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["message"], error["param"]) == (message, param)
