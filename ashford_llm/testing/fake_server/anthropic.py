@@ -301,6 +301,9 @@ class AnthropicFormat:
         attachments, blocks = _read_blocks(request)
         messages = turns(request.messages)
         tools, choice, parallel = read_tools(request.tools, request.tool_choice)
+        thinking = request.thinking
+        if thinking is not None and thinking.type == "enabled" and choice not in ("auto", "none"):
+            raise BadRequest("Thinking may not be enabled when tool_choice forces tool use.")
         if request.system is not None:
             messages.insert(0, ("system", _text(request.system)))
         config = request.output_config

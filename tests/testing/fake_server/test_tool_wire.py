@@ -260,6 +260,23 @@ async def test_anthropic_refuses_malformed_tools_with_its_message(
     assert response.json()["error"] == {"type": "invalid_request_error", "message": message}
 
 
+async def test_anthropic_refuses_manual_thinking_with_a_forced_tool_choice() -> None:
+    thinking = {"type": "enabled", "budget_tokens": 1024}
+    tools = [{"name": "get_weather", "input_schema": SCHEMA}]
+
+    forced = await post_tools(
+        "anthropic", max_tokens=2048, thinking=thinking, tools=tools, tool_choice={"type": "any"}
+    )
+    free = await post_tools("anthropic", max_tokens=2048, thinking=thinking, tools=tools)
+
+    assert forced.status_code == 400
+    assert forced.json()["error"]["message"] == (
+        "Thinking may not be enabled when tool_choice forces tool use."
+    )
+    assert free.status_code == 200
+    assert [block["type"] for block in free.json()["content"]] == ["thinking", "tool_use"]
+
+
 async def test_gemini_refuses_an_invalid_function_name() -> None:
     declaration = {"name": "1st-tool", "parametersJsonSchema": SCHEMA}
 
