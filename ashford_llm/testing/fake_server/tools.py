@@ -91,21 +91,13 @@ def plan_calls(request: AnswerRequest, response_id: str) -> tuple[PlannedCall, .
     last_role = request.messages[-1][0] if request.messages else ""
     if choice == "auto" and last_role == "tool":
         return ()
-    offered = [
-        tool
-        for tool in request.tools
-        if not request.allowed_tools or tool.name in request.allowed_tools
-    ]
-    if choice not in ("auto", "required"):
-        offered = [tool for tool in request.tools if tool.name == choice]
+    named = choice not in ("auto", "required")
+    allowed = (choice,) if named else request.allowed_tools
+    offered = [tool for tool in request.tools if not allowed or tool.name in allowed]
     if not offered:
         return ()
     text = request.last_user_text
-    parallel = (
-        PARALLEL_MARK in text
-        and request.parallel_tool_calls is not False
-        and choice in ("auto", "required")
-    )
+    parallel = PARALLEL_MARK in text and request.parallel_tool_calls is not False and not named
     chosen = offered if parallel else offered[:1]
     return tuple(
         PlannedCall(
@@ -223,9 +215,7 @@ def _number(schema: Mapping[str, Any], found: float | None, *, integer: bool) ->
         value = low
     if isinstance(high, int | float) and value > high:
         value = high
-    if integer:
-        return int(value)
-    return int(value) if float(value).is_integer() and found is not None else value
+    return int(value) if integer or float(value).is_integer() else value
 
 
 def argument_pieces(arguments: str) -> list[str]:
