@@ -32,7 +32,9 @@ _THINKING_MODELS = ("gemini-2.5", "gemini-3")
 
 def _declaration(declaration: Any, where: str) -> ToolSpec:
     """Checks one function declaration."""
-    name = declaration.get("name") if isinstance(declaration, dict) else None
+    if not isinstance(declaration, dict):
+        declaration = {}
+    name = declaration.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
         raise BadRequest(
             "The GenerateContentRequest proto is invalid:\n"
@@ -40,7 +42,6 @@ def _declaration(declaration: Any, where: str) -> ToolSpec:
             "or an underscore. Must be a-z, A-Z, 0-9, or contain underscores (_), dots (.), "
             "colons (:), or dashes (-), with a maximum length of 64."
         )
-    assert isinstance(declaration, dict)
     schema = declaration.get("parametersJsonSchema") or declaration.get("parameters") or {}
     description = declaration.get("description")
     return ToolSpec(
