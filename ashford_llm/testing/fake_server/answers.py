@@ -9,6 +9,14 @@ from typing import TypeAlias
 
 import msgspec
 
+from ashford_llm.testing.fake_server.tools import (
+    PlannedCall,
+    ToolSpec,
+    call_tokens,
+    plan_calls,
+    tool_tokens,
+)
+
 __all__ = [
     "Answer",
     "AnswerFunction",
@@ -31,6 +39,10 @@ class AnswerRequest(msgspec.Struct, frozen=True, kw_only=True):
     images and documents sent, in order; `reasoning` whether the request asked for the
     thinking text; `cache_prefix` the prompt text the vendor would cache (Anthropic: up to
     its last cache breakpoint; OpenAI and Gemini: everything before the last message).
+    A tool result is a message of role "tool" holding its content. `tools` are the tools
+    offered; `tool_choice` is "auto", "none", "required" or a tool's name; `allowed_tools`
+    narrows the tools a call may use (empty: all); `parallel_tool_calls` is False when the
+    request switched parallel calls off.
     """
 
     vendor: str
@@ -42,6 +54,20 @@ class AnswerRequest(msgspec.Struct, frozen=True, kw_only=True):
     attachments: tuple[str, ...] = ()
     reasoning: bool = False
     cache_prefix: str = ""
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: str = "auto"
+    allowed_tools: tuple[str, ...] = ()
+    parallel_tool_calls: bool | None = None
+
+    @property
+    def tool_results(self) -> tuple[str, ...]:
+        """Returns the contents of the tool results that end the conversation, in order."""
+        results: list[str] = []
+        for role, text in reversed(self.messages):
+            if role != "tool":
+                break
+            results.append(text)
+        return tuple(reversed(results))
 
     @property
     def last_user_text(self) -> str:
@@ -60,17 +86,19 @@ class Answer(msgspec.Struct, frozen=True, kw_only=True):
 
     `input_tokens` counts every input token, cache reads and writes included;
     `output_tokens` every generated one, the `reasoning_tokens` of `reasoning` included.
+    `calls` are the tool calls the fake model makes (finish "tool_calls"; then no text).
     """
 
     text: str
     chunks: tuple[str, ...]
-    finish: str  # "stop" or "length"
+    finish: str  # "stop", "length" or "tool_calls"
     input_tokens: int
     output_tokens: int
     reasoning: str = ""
     reasoning_tokens: int = 0
     cached_tokens: int = 0
     cache_write_tokens: int = 0
+    calls: tuple[PlannedCall, ...] = ()
 
 
 ATTACHMENT_TOKENS = 100
@@ -108,18 +136,24 @@ def count_tokens(text: str) -> int:
 
 
 def make_answer(
-    request: AnswerRequest, answer: AnswerFunction, cache: PromptCache | None = None
+    request: AnswerRequest,
+    answer: AnswerFunction,
+    cache: PromptCache | None = None,
+    *,
+    response_id: str = "",
 ) -> Answer:
     """Runs the answer function and applies max tokens (finish "length" when it cut).
 
     A request that asked for reasoning text gets a short thought; `cache` (the server's)
-    turns a repeated `cache_prefix` into cache-read tokens.
+    turns a repeated `cache_prefix` into cache-read tokens. When the tool rule (`tools.py`)
+    makes calls, the answer is those calls (ids derived from `response_id`), never cut.
     """
-    text = answer(request)
+    calls = plan_calls(request, response_id)
+    text = "" if calls else answer(request)
     if not isinstance(text, str):
         raise TypeError(f"answer function must return str, got {type(text).__name__}")
     pieces = split_words(text)
-    finish = "stop"
+    finish = "tool_calls" if calls else "stop"
     if request.max_tokens is not None and count_tokens(text) > request.max_tokens:
         pieces = pieces[: request.max_tokens]
         text = "".join(pieces)
@@ -134,17 +168,25 @@ def make_answer(
         chunks=tuple(pieces),
         finish=finish,
         input_tokens=sum(count_tokens(content) for _, content in request.messages)
-        + ATTACHMENT_TOKENS * len(request.attachments),
-        output_tokens=count_tokens(text) + reasoning_tokens,
+        + ATTACHMENT_TOKENS * len(request.attachments)
+        + tool_tokens(request.tools),
+        output_tokens=count_tokens(text) + call_tokens(calls) + reasoning_tokens,
         reasoning=reasoning,
         reasoning_tokens=reasoning_tokens,
         cached_tokens=cached,
         cache_write_tokens=written,
+        calls=calls,
     )
 
 
 def echo(request: AnswerRequest) -> str:
-    """Answers with the last user message (the default)."""
+    """Answers with the last user message (the default); after tool results, with them.
+
+    Each tool result that ends the conversation becomes "The tool said: <content>".
+    """
+    results = request.tool_results
+    if results:
+        return " ".join(f"The tool said: {content}" for content in results)
     return request.last_user_text
 
 

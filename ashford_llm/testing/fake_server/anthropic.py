@@ -2,10 +2,11 @@
 
 Requests are read block by block: text, images and documents (their media types become the
 request's `attachments`), thinking blocks in assistant turns, and `cache_control` marks (the
-text up to the last one is the `cache_prefix`); tool blocks are accepted and ignored. A block
-the real API refuses gets its 400 message, e.g. an image media type outside the four it takes,
-an image over 5 MB of base64, or a fifth cache breakpoint. With thinking on (display not
-"omitted") the answer starts with a thinking block, streamed as thinking and signature deltas.
+text up to the last one is the `cache_prefix`); tools and tool blocks are read and written by
+`anthropic_tools`. A block the real API refuses gets its 400 message, e.g. an image media
+type outside the four it takes, an image over 5 MB of base64, or a fifth cache breakpoint.
+With thinking on (display not "omitted") the answer starts with a thinking block, streamed
+as thinking and signature deltas.
 """
 
 from __future__ import annotations
@@ -16,16 +17,23 @@ import math
 import mimetypes
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import msgspec
 
 from ashford_llm.testing.fake_server.answers import Answer, AnswerRequest, split_words
+from ashford_llm.testing.fake_server.anthropic_tools import (
+    read_tools,
+    stream_calls,
+    tool_use_blocks,
+    turns,
+)
 from ashford_llm.testing.fake_server.faults import Fault
 from ashford_llm.testing.fake_server.wire import BadRequest, Reply, StreamPlan, encode, sse
 
 __all__ = ["FORMAT", "AnthropicFormat"]
 
-_STOP_REASONS = {"stop": "end_turn", "length": "max_tokens"}
+_STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
 _IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 _MAX_IMAGE_BASE64 = 5 * 1024 * 1024
 _MAX_CACHE_CONTROL = 4
@@ -60,6 +68,11 @@ class _Block(msgspec.Struct):
     thinking: str | None = None
     signature: str | None = None
     data: str | None = None
+    id: str | None = None  # tool_use
+    name: str | None = None
+    input: dict[str, Any] | None = None
+    tool_use_id: str | None = None  # tool_result
+    content: str | list[dict[str, Any]] | None = None
 
 
 class _Message(msgspec.Struct):
@@ -86,6 +99,8 @@ class _Request(msgspec.Struct):
     output_config: _OutputConfig | None = None
     thinking: _Thinking | None = None
     temperature: float | None = None
+    tools: list[Any] | None = None
+    tool_choice: dict[str, Any] | None = None
 
 
 _decoder = msgspec.json.Decoder(_Request)
@@ -284,7 +299,11 @@ class AnthropicFormat:
         except msgspec.DecodeError as exc:
             raise BadRequest(f"invalid request body: {exc}") from exc
         attachments, blocks = _read_blocks(request)
-        messages = [(m.role, _text(m.content)) for m in request.messages]
+        messages = turns(request.messages)
+        tools, choice, parallel = read_tools(request.tools, request.tool_choice)
+        thinking = request.thinking
+        if thinking is not None and thinking.type == "enabled" and choice not in ("auto", "none"):
+            raise BadRequest("Thinking may not be enabled when tool_choice forces tool use.")
         if request.system is not None:
             messages.insert(0, ("system", _text(request.system)))
         config = request.output_config
@@ -298,6 +317,9 @@ class AnthropicFormat:
             attachments=tuple(attachments),
             reasoning=_wants_thinking(request),
             cache_prefix=_cache_prefix(blocks),
+            tools=tools,
+            tool_choice=choice,
+            parallel_tool_calls=parallel,
         )
 
     def bad_request(self, message: str, request_id: str) -> Reply:
@@ -324,13 +346,16 @@ class AnthropicFormat:
 
     def body(self, answer: Answer, request: AnswerRequest, response_id: str) -> bytes:
         """Returns a `message` object (a thinking block first when there is reasoning)."""
-        content: list[dict[str, str]] = []
+        content: list[dict[str, object]] = []
         if answer.reasoning:
             signature = _signature(answer.reasoning)
             content.append(
                 {"type": "thinking", "thinking": answer.reasoning, "signature": signature}
             )
-        content.append({"type": "text", "text": answer.text})
+        if answer.calls:
+            content += tool_use_blocks(answer.calls)
+        else:
+            content.append({"type": "text", "text": answer.text})
         return encode(
             {
                 "model": request.model,
@@ -345,7 +370,7 @@ class AnthropicFormat:
         )
 
     def stream(self, answer: Answer, request: AnswerRequest, response_id: str) -> StreamPlan:
-        """Returns message_start, any thinking block's events, text deltas, terminal events."""
+        """Returns message_start, any thinking block, text deltas or tool_use blocks, the end."""
         message: dict[str, object] = {
             "model": request.model,
             "id": f"msg_{response_id}",
@@ -361,12 +386,33 @@ class AnthropicFormat:
         if answer.reasoning:
             head += self._thinking_events(answer.reasoning)
             index = 1
+        finish = {"stop_reason": _STOP_REASONS[answer.finish], "stop_sequence": None}
+        tail = [
+            sse(
+                {
+                    "type": "message_delta",
+                    "delta": finish,
+                    "usage": {"output_tokens": answer.output_tokens},
+                },
+                event="message_delta",
+            ),
+            sse({"type": "message_stop"}, event="message_stop"),
+        ]
+        if answer.calls:
+            frames = stream_calls(answer.calls, index)
+            return StreamPlan(
+                head=(*head, sse({"type": "ping"}, event="ping")),
+                chunks=tuple(frames),
+                tail=tuple(tail),
+                texts=("",) * len(frames),
+            )
         block = {
             "type": "content_block_start",
             "index": index,
             "content_block": {"type": "text", "text": ""},
         }
         head += [sse(block, event="content_block_start"), sse({"type": "ping"}, event="ping")]
+        stop = sse({"type": "content_block_stop", "index": index}, event="content_block_stop")
         return StreamPlan(
             head=tuple(head),
             chunks=tuple(
@@ -380,21 +426,7 @@ class AnthropicFormat:
                 )
                 for piece in answer.chunks
             ),
-            tail=(
-                sse({"type": "content_block_stop", "index": index}, event="content_block_stop"),
-                sse(
-                    {
-                        "type": "message_delta",
-                        "delta": {
-                            "stop_reason": _STOP_REASONS[answer.finish],
-                            "stop_sequence": None,
-                        },
-                        "usage": {"output_tokens": answer.output_tokens},
-                    },
-                    event="message_delta",
-                ),
-                sse({"type": "message_stop"}, event="message_stop"),
-            ),
+            tail=(stop, *tail),
         )
 
     @staticmethod

@@ -244,7 +244,7 @@ class FakeProviderServer:
         except BadRequest as exc:
             return self._reply(fmt.bad_request(str(exc), request_id), seen, None, None)
         fault = self._plan.next(stream=parsed.stream)
-        answer = make_answer(parsed, self._answer, self._cache)
+        answer = make_answer(parsed, self._answer, self._cache, response_id=response_id)
         if fault is Fault.dropped_connection:
             self._record(
                 parsed, _Seen(fmt.name, seen.attempt, ""), fault=fault, status=0, text="", ok=False
@@ -291,7 +291,7 @@ class FakeProviderServer:
         try:
             async for frame in shape_stream(
                 plan,
-                answer.chunks,
+                answer.chunks if plan.texts is None else plan.texts,
                 fault,
                 error_frame=fmt.stream_error(),
                 stall_seconds=self._stall_seconds,

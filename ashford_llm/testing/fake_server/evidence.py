@@ -74,7 +74,8 @@ FAULT_OUTCOMES: Mapping[Fault, frozenset[Outcome]] = MappingProxyType(
         # Delays: the attempt answers unless the delay outlasts a Timeout.
         Fault.slow_first_byte: frozenset({None, LLMTimeoutError}),
         Fault.stall: frozenset({None, LLMTimeoutError, MidStreamError}),
-        # Broken streams: MidStreamError once text reached the caller (its cause must fit too).
+        # Broken streams: MidStreamError once any event reached the caller, text or a tool
+        # call's fragment (its cause must fit too; its partial text is "" for a call).
         Fault.cut_stream: frozenset({ResponseDecodeError, MidStreamError}),
         Fault.mid_stream_error: frozenset({ServerError, MidStreamError}),
     }

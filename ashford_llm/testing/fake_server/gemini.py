@@ -4,22 +4,25 @@ Requests may carry text, `inlineData` (base64, checked as the API checks it), `f
 thought parts; a malformed part is the API's 400 INVALID_ARGUMENT with its real message.
 Gemini caches implicitly: the cacheable prefix is the system instruction and every turn before
 the last. Thought summaries (when `includeThoughts` asked for them) come before the text.
+Tools, the calling config and function calls are read and written by `gemini_tools`.
 """
 
 from __future__ import annotations
 
 import binascii
 from collections.abc import Mapping
+from typing import Any
 
 import msgspec
 
 from ashford_llm.testing.fake_server.answers import Answer, AnswerRequest
 from ashford_llm.testing.fake_server.faults import Fault
+from ashford_llm.testing.fake_server.gemini_tools import call_parts, read_tools, turns
 from ashford_llm.testing.fake_server.wire import BadRequest, Reply, StreamPlan, encode, sse
 
 __all__ = ["FORMAT", "GeminiFormat"]
 
-_FINISH = {"stop": "STOP", "length": "MAX_TOKENS"}
+_FINISH = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP"}
 _JSON = "application/json; charset=UTF-8"
 _TYPE = "type.googleapis.com/google.rpc."
 
@@ -45,6 +48,8 @@ class _Part(msgspec.Struct):
     inlineData: _Blob | None = None
     fileData: _FileData | None = None
     thoughtSignature: str | None = None
+    functionCall: dict[str, Any] | None = None
+    functionResponse: dict[str, Any] | None = None
 
 
 class _Content(msgspec.Struct):
@@ -67,6 +72,8 @@ class _Request(msgspec.Struct):
     contents: list[_Content]
     systemInstruction: _Content | None = None
     generationConfig: _GenerationConfig | None = None
+    tools: list[dict[str, Any]] | None = None
+    toolConfig: dict[str, Any] | None = None
 
 
 _decoder = msgspec.json.Decoder(_Request)
@@ -197,9 +204,8 @@ class GeminiFormat:
         except msgspec.DecodeError as exc:
             raise BadRequest(f"Invalid JSON payload received. {exc}") from exc
         attachments = _attachments(request.contents)
-        messages = [
-            ("assistant" if c.role == "model" else c.role, _text(c)) for c in request.contents
-        ]
+        messages = turns(request.contents, model or "")
+        tools, choice, allowed = read_tools(request.tools, request.toolConfig)
         if request.systemInstruction is not None:
             messages.insert(0, ("system", _text(request.systemInstruction)))
         config = request.generationConfig or _GenerationConfig()
@@ -217,6 +223,9 @@ class GeminiFormat:
             reasoning=thinking is not None
             and (thinking.includeThoughts or thinking.include_thoughts),
             cache_prefix=prefix,
+            tools=tools,
+            tool_choice=choice,
+            allowed_tools=allowed,
         )
 
     def bad_request(self, message: str, request_id: str) -> Reply:
@@ -236,9 +245,12 @@ class GeminiFormat:
         *,
         final: bool,
         thought: str = "",
+        calls: list[dict[str, object]] | None = None,
     ) -> dict[str, object]:
         parts: list[dict[str, object]] = [{"text": thought, "thought": True}] if thought else []
-        if text or not thought:
+        if calls:
+            parts += calls
+        elif text or not thought:
             parts.append({"text": text})
         candidate: dict[str, object] = {
             "content": {"parts": parts, "role": "model"},
@@ -246,6 +258,8 @@ class GeminiFormat:
         }
         if final:
             candidate["finishReason"] = _FINISH[answer.finish]
+            if calls:
+                candidate["finishMessage"] = "Model generated function call(s)."
         return {
             "candidates": [candidate],
             "usageMetadata": _usage(answer, final=final),
@@ -255,15 +269,32 @@ class GeminiFormat:
 
     def body(self, answer: Answer, request: AnswerRequest, response_id: str) -> bytes:
         """Returns a GenerateContentResponse, thought summary first when one was asked for."""
+        calls = call_parts(answer.calls, request.model)
         return encode(
             self._response(
-                answer.text, answer, request, response_id, final=True, thought=answer.reasoning
+                answer.text,
+                answer,
+                request,
+                response_id,
+                final=True,
+                thought=answer.reasoning,
+                calls=calls,
             )
         )
 
     def stream(self, answer: Answer, request: AnswerRequest, response_id: str) -> StreamPlan:
-        """Returns the thought chunk if any, a `data:` chunk per word, then finishReason, usage."""
+        """Returns any thought chunk, a chunk per word (or call), then finishReason and usage."""
         thought = answer.reasoning
+        if answer.calls:
+            frames = tuple(
+                sse(self._response("", answer, request, response_id, final=False, calls=[part]))
+                for part in call_parts(answer.calls, request.model)
+            )
+        else:
+            frames = tuple(
+                sse(self._response(piece, answer, request, response_id, final=False))
+                for piece in answer.chunks
+            )
         return StreamPlan(
             head=(
                 (
@@ -276,11 +307,9 @@ class GeminiFormat:
                 if thought
                 else ()
             ),
-            chunks=tuple(
-                sse(self._response(piece, answer, request, response_id, final=False))
-                for piece in answer.chunks
-            ),
+            chunks=frames,
             tail=(sse(self._response("", answer, request, response_id, final=True)),),
+            texts=("",) * len(frames) if answer.calls else None,
         )
 
     def stream_error(self) -> bytes:

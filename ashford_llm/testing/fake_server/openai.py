@@ -6,7 +6,8 @@ id); a malformed part gets OpenAI's 400 body for it (messages and codes copied f
 answers). `reasoning_effort` other than "none" makes the answer report reasoning tokens,
 never reasoning text (Chat Completions returns none). Every message but the last is the
 cacheable prefix: a repeated one comes back as `prompt_tokens_details.cached_tokens` (the
-real API caches from 1,024 tokens on; the fake server from the first).
+real API caches from 1,024 tokens on; the fake server from the first). Tools, the tool
+choice and tool calls are read and written by `openai_tools`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,13 @@ import msgspec
 
 from ashford_llm.testing.fake_server.answers import Answer, AnswerRequest
 from ashford_llm.testing.fake_server.faults import Fault
+from ashford_llm.testing.fake_server.openai_tools import InvalidParam as _InvalidPart
+from ashford_llm.testing.fake_server.openai_tools import (
+    check_history,
+    read_tools,
+    stream_calls,
+    tool_calls,
+)
 from ashford_llm.testing.fake_server.wire import BadRequest, Reply, StreamPlan, encode, sse
 
 __all__ = ["FORMAT", "OpenAIFormat"]
@@ -31,6 +39,8 @@ __all__ = ["FORMAT", "OpenAIFormat"]
 class _Message(msgspec.Struct):
     role: str
     content: str | list[dict[str, Any]] | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
 
 
 class _ResponseFormat(msgspec.Struct):
@@ -45,23 +55,14 @@ class _Request(msgspec.Struct):
     stream: bool = False
     response_format: _ResponseFormat | None = None
     reasoning_effort: str | None = None
+    tools: list[Any] | None = None
+    tool_choice: Any = None
+    parallel_tool_calls: bool | None = None
 
 
 _decoder = msgspec.json.Decoder(_Request)
 _PART_TYPES = ("text", "image_url", "input_audio", "refusal", "audio", "file")
 _IMAGE_TYPES = frozenset(("image/png", "image/jpeg", "image/webp", "image/gif"))
-
-
-class _InvalidPart(BadRequest):
-    """A malformed content part: its message travels as OpenAI's whole error object.
-
-    The shared BadRequest carries a message only; OpenAI's 400 names the parameter and a
-    code too, so the object is the message and `bad_request` sends it as it is.
-    """
-
-    def __init__(self, message: str, *, param: str | None, code: str | None) -> None:
-        error = {"message": message, "type": "invalid_request_error", "param": param, "code": code}
-        super().__init__(encode(error).decode())
 
 
 def _json_kind(value: Any) -> str:
@@ -242,6 +243,8 @@ class OpenAIFormat:
         messages = tuple(
             (m.role, _content(m.content, index, media)) for index, m in enumerate(request.messages)
         )
+        tools, choice, allowed = read_tools(request.tools, request.tool_choice)
+        check_history(request.messages)
         return AnswerRequest(
             vendor=self.name,
             model=request.model,
@@ -253,6 +256,10 @@ class OpenAIFormat:
             # The model thinks (reasoning tokens are reported), but its text never comes back.
             reasoning=request.reasoning_effort not in (None, "none"),
             cache_prefix="\n".join(text for _, text in messages[:-1]),
+            tools=tools,
+            tool_choice=choice,
+            allowed_tools=allowed,
+            parallel_tool_calls=request.parallel_tool_calls,
         )
 
     def bad_request(self, message: str, request_id: str) -> Reply:
@@ -277,7 +284,14 @@ class OpenAIFormat:
         }
 
     def body(self, answer: Answer, request: AnswerRequest, response_id: str) -> bytes:
-        """Returns a `chat.completion` object."""
+        """Returns a `chat.completion` object (content null when the answer is tool calls)."""
+        message: dict[str, object] = {
+            "role": "assistant",
+            "content": answer.text if answer.text or not answer.calls else None,
+        }
+        if answer.calls:
+            message["tool_calls"] = tool_calls(answer.calls)
+        message |= {"refusal": None, "annotations": []}
         return encode(
             {
                 "id": f"chatcmpl-{response_id}",
@@ -287,12 +301,7 @@ class OpenAIFormat:
                 "choices": [
                     {
                         "index": 0,
-                        "message": {
-                            "role": "assistant",
-                            "content": answer.text,
-                            "refusal": None,
-                            "annotations": [],
-                        },
+                        "message": message,
                         "logprobs": None,
                         "finish_reason": answer.finish,
                     }
@@ -304,7 +313,7 @@ class OpenAIFormat:
         )
 
     def stream(self, answer: Answer, request: AnswerRequest, response_id: str) -> StreamPlan:
-        """Returns role chunk, one chunk per word, finish chunk, usage chunk, `[DONE]`."""
+        """Returns role chunk, one chunk per word (or call fragment), finish, usage, `[DONE]`."""
         base = {
             "id": f"chatcmpl-{response_id}",
             "object": "chat.completion.chunk",
@@ -318,9 +327,18 @@ class OpenAIFormat:
             choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
             return sse({**base, "choices": [choice], "usage": None})
 
+        if answer.calls:
+            head = chunk({"role": "assistant", "content": None})
+            frames = stream_calls(answer.calls, chunk)
+            texts: tuple[str, ...] | None = ("",) * len(frames)
+        else:
+            head = chunk({"role": "assistant", "content": "", "refusal": None})
+            frames = [chunk({"content": piece}) for piece in answer.chunks]
+            texts = None
         return StreamPlan(
-            head=(chunk({"role": "assistant", "content": "", "refusal": None}),),
-            chunks=tuple(chunk({"content": piece}) for piece in answer.chunks),
+            head=(head,),
+            chunks=tuple(frames),
+            texts=texts,
             tail=(
                 chunk({}, answer.finish),
                 sse({**base, "choices": [], "usage": _usage(answer)}),

@@ -37,12 +37,17 @@ class Reply(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class StreamPlan(msgspec.Struct, frozen=True, kw_only=True):
-    """A stream's frames: `head` (preamble), one frame per text chunk, `tail` (terminal events)."""
+    """A stream's frames: `head` (preamble), one frame per text chunk, `tail` (terminal events).
+
+    `texts` is the answer text each chunk frame carries, when that is not one of the answer's
+    chunks per frame (a tool call's frames carry none: ""); None means `answer.chunks`.
+    """
 
     head: tuple[bytes, ...]
     chunks: tuple[bytes, ...]
     tail: tuple[bytes, ...]
     content_type: str = "text/event-stream"
+    texts: tuple[str, ...] | None = None
 
 
 class BadRequest(Exception):
