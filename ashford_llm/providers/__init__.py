@@ -15,37 +15,59 @@ from ashford_llm.providers.credentials import Credentials, EnvCredentials, Stati
 
 if TYPE_CHECKING:
     from ashford_llm.providers.anthropic import AnthropicDialect, AnthropicProvider
+    from ashford_llm.providers.azure import (
+        AzureOpenAIDialect,
+        AzureOpenAIProvider,
+        EntraIDCredentials,
+    )
     from ashford_llm.providers.dialect import Dialect, StreamDecoder
     from ashford_llm.providers.google import GoogleDialect, GoogleProvider
-    from ashford_llm.providers.openai import OpenAIDialect, OpenAIProvider
+    from ashford_llm.providers.openai import (
+        OpenAICompatibleProvider,
+        OpenAIDialect,
+        OpenAIProvider,
+    )
+    from ashford_llm.providers.profiles import BUILTIN_PROFILES, Profile
     from ashford_llm.providers.provider import HTTPProvider
     from ashford_llm.providers.transports import aiohttp_client
 
 __all__ = [
+    "BUILTIN_PROFILES",
     "AnthropicDialect",
     "AnthropicProvider",
+    "AzureOpenAIDialect",
+    "AzureOpenAIProvider",
     "Credentials",
     "Dialect",
+    "EntraIDCredentials",
     "EnvCredentials",
     "GoogleDialect",
     "GoogleProvider",
     "HTTPProvider",
+    "OpenAICompatibleProvider",
     "OpenAIDialect",
     "OpenAIProvider",
+    "Profile",
     "StaticCredentials",
     "StreamDecoder",
     "aiohttp_client",
 ]
 
 _LAZY = {
+    "BUILTIN_PROFILES": "ashford_llm.providers.profiles",
     "AnthropicDialect": "ashford_llm.providers.anthropic",
     "AnthropicProvider": "ashford_llm.providers.anthropic",
+    "AzureOpenAIDialect": "ashford_llm.providers.azure",
+    "AzureOpenAIProvider": "ashford_llm.providers.azure",
+    "EntraIDCredentials": "ashford_llm.providers.azure",
     "Dialect": "ashford_llm.providers.dialect",
     "GoogleDialect": "ashford_llm.providers.google",
     "GoogleProvider": "ashford_llm.providers.google",
     "HTTPProvider": "ashford_llm.providers.provider",
+    "OpenAICompatibleProvider": "ashford_llm.providers.openai",
     "OpenAIDialect": "ashford_llm.providers.openai",
     "OpenAIProvider": "ashford_llm.providers.openai",
+    "Profile": "ashford_llm.providers.profiles",
     "StreamDecoder": "ashford_llm.providers.dialect",
     "aiohttp_client": "ashford_llm.providers.transports",
 }
