@@ -14,7 +14,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route, Router
 
-from ashford_llm.testing.fake_server import anthropic, gemini, openai
+from ashford_llm.testing.fake_server import anthropic, azure, gemini, openai
 from ashford_llm.testing.fake_server.answers import (
     Answer,
     AnswerFunction,
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["FakeProviderServer"]
 
 IN_PROCESS_ROOT = "http://fake-llm.test"
-_VENDOR_PATHS = {"openai": "/v1", "anthropic": "", "gemini": "", "google": ""}
+_VENDOR_PATHS = {"openai": "/v1", "anthropic": "", "gemini": "", "google": "", "azure": ""}
 _STATUS_FAULTS = frozenset(
     {
         Fault.rate_limit,
@@ -130,6 +130,7 @@ class FakeProviderServer:
                 Route("/v1/chat/completions", self._openai, methods=["POST"]),
                 Route("/v1/messages", self._anthropic, methods=["POST"]),
                 Route("/{version}/models/{target:path}", self._gemini, methods=["POST"]),
+                *azure.routes(self._handle),  # Azure OpenAI: the endpoint is the server root
             ]
         )
 
