@@ -48,6 +48,9 @@ if TYPE_CHECKING:
 
 DEMO_KEY = "demo-key"
 MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-5", "google": "gemini-2.5-flash"}
+# More providers `--provider` can pick: Azure OpenAI (its own routes on the fake server, the
+# model being the deployment) and an OpenAI-compatible profile on the OpenAI routes.
+MORE_MODELS = {"azure": "gpt-4o-mini", "groq": "llama-3.3-70b-versatile"}
 # Faults a well-built stack survives or reports as a typed error; weights are relative.
 FAULT_MIX = {
     "rate_limit": 3,
@@ -75,6 +78,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--seed", type=int, default=7, help="seed of the fault plan")
     parser.add_argument("--calls", type=int, default=60, help="e-mails to classify")
     parser.add_argument("--concurrency", type=int, default=6, help="calls in flight at once")
+    parser.add_argument(
+        "--provider",
+        action="append",
+        choices=[*MODELS, *MORE_MODELS],
+        help="run this provider (repeat for more); default: openai, anthropic and google",
+    )
     parser.add_argument(
         "--otlp-endpoint",
         default=os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
@@ -132,14 +141,15 @@ def build_stack(
 ) -> LLMProvider:
     """Builds the recommended stack over one vendor's provider, pointed at the fake server.
 
-    `provider_factory(config, api_key=, base_url=, http_client=)` makes the provider; a test
-    passes a deliberately broken one to prove the evidence check fails the run.
+    `provider_factory(config, api_key=, base_url=, http_client=)` makes the provider (Azure
+    takes `endpoint=` instead of `base_url=`); a test passes a deliberately broken one to
+    prove the evidence check fails the run.
     """
     from ashford_llm.testing.fake_server.evidence import note_retry
 
-    config = ModelConfig(vendor, MODELS[vendor], max_output_tokens=200)
+    config = ModelConfig(vendor, (MODELS | MORE_MODELS)[vendor], max_output_tokens=200)
     terminal = provider_factory(
-        config, api_key=DEMO_KEY, base_url=running.base_url(vendor), http_client=http_client
+        config, api_key=DEMO_KEY, http_client=http_client, **_server_options(vendor, running)
     )
     builder = (
         ClientBuilder()
@@ -150,6 +160,13 @@ def build_stack(
         .use(JsonValidation, schema=EmailLabel)
     )
     return builder.build(terminal)
+
+
+def _server_options(vendor: str, running: RunningServer) -> dict[str, str]:
+    """Points a provider at the fake server: Azure at its endpoint, a profile at OpenAI's routes."""
+    if vendor == "azure":
+        return {"endpoint": running.base_url("azure")}
+    return {"base_url": running.base_url("openai" if vendor in MORE_MODELS else vendor)}
 
 
 async def classify(
@@ -267,6 +284,7 @@ async def run(
     http_client = httpx.AsyncClient(
         event_hooks={"request": [tag_attempt]}, limits=DEFAULT_LIMITS, timeout=DEFAULT_TIMEOUT
     )
+    vendors = list(dict.fromkeys(getattr(args, "provider", None) or MODELS))
     async with server.run() as running, http_client:
         stacks = {
             vendor: build_stack(
@@ -277,9 +295,8 @@ async def run(
                 http_client=http_client,
                 provider_factory=provider_factory,
             )
-            for vendor in MODELS
+            for vendor in vendors
         }
-        vendors = list(MODELS)
         gate = asyncio.Semaphore(args.concurrency)
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("classifying e-mails", total=len(inbox))
