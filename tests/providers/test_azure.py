@@ -460,3 +460,20 @@ async def test_annotations_that_filtered_nothing_do_not_raise() -> None:
     response = await azure(capture).complete(REQUEST)
     assert response.content == "Fine"
     assert response.finish_reason == "stop"
+
+
+async def test_a_recorded_content_filter_error_replays_with_its_results(tmp_path: Any) -> None:
+    from ashford_llm.middleware import Recorder
+    from ashford_llm.testing import Replay
+
+    capture = Capture(
+        httpx.Response(400, headers=JSON, content=json.dumps(PROMPT_FILTERED).encode())
+    )
+    recorder = Recorder(azure(capture))
+    with pytest.raises(ContentFilterError):
+        await recorder.complete(REQUEST)
+    recorder.save(tmp_path / "filtered.json")
+    with pytest.raises(ContentFilterError) as caught:
+        await Replay(tmp_path / "filtered.json").complete(REQUEST)
+    assert caught.value.filter_results == PROMPT_RESULTS
+    assert caught.value.provider == "azure"
