@@ -365,3 +365,23 @@ def test_complete_command_runs_a_toml_profile_against_the_fake_server(
     captured = capsys.readouterr()
     assert captured.out.strip() == "Say hi"
     assert captured.err.startswith("acme/acme-large:")
+
+
+async def test_reasoning_on_a_max_tokens_profile_is_refused_before_sending() -> None:
+    from ashford_llm import InvalidRequestError, ReasoningConfig
+
+    capture = Capture()
+    request = CompletionRequest([ChatMessage.user("Hi")], reasoning=ReasoningConfig(effort="low"))
+    with pytest.raises(InvalidRequestError, match="profile") as caught:
+        await build("together", capture).complete(request)
+    assert caught.value.provider == "together"
+    assert capture.requests == []
+
+
+async def test_reasoning_on_a_max_completion_tokens_profile_sends_the_effort() -> None:
+    from ashford_llm import ReasoningConfig
+
+    capture = Capture()
+    request = CompletionRequest([ChatMessage.user("Hi")], reasoning=ReasoningConfig(effort="low"))
+    await build("groq", capture).complete(request)
+    assert capture.body()["reasoning_effort"] == "low"

@@ -186,7 +186,7 @@ class OpenAIDialect:
                 raise InvalidRequestError(
                     "reasoning needs max_completion_tokens: reasoning models reject "
                     "max_tokens; build the provider with "
-                    'max_tokens_field="max_completion_tokens"'
+                    'max_tokens_field="max_completion_tokens" (or give its profile that field)'
                 )
             if reasoning.effort is not None:
                 body["reasoning_effort"] = reasoning.effort
