@@ -477,3 +477,10 @@ async def test_a_recorded_content_filter_error_replays_with_its_results(tmp_path
         await Replay(tmp_path / "filtered.json").complete(REQUEST)
     assert caught.value.filter_results == PROMPT_RESULTS
     assert caught.value.provider == "azure"
+
+
+def test_azure_is_a_builtin_provider_name() -> None:
+    from ashford_llm.providers.registry import BUILTIN_PROVIDERS, known_providers
+
+    assert BUILTIN_PROVIDERS["azure"] == "ashford_llm.providers.azure:AzureOpenAIProvider"
+    assert "azure" in known_providers()

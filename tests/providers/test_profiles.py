@@ -26,7 +26,7 @@ from ashford_llm import (
     provider_from_config,
 )
 from ashford_llm.providers import BUILTIN_PROFILES, OpenAICompatibleProvider, Profile
-from ashford_llm.providers.registry import BUILTIN_PROVIDERS
+from ashford_llm.providers.registry import BUILTIN_PROVIDERS, known_providers
 from tests.reliability.vendors import error_body, ok_body, sse_events
 
 KEY = "key-profile-0123456789"
@@ -86,6 +86,7 @@ def test_every_builtin_profile_is_a_registered_provider_name() -> None:
     assert set(BUILTIN_PROFILES) == set(EXPECTED)
     for name in BUILTIN_PROFILES:
         assert BUILTIN_PROVIDERS[name] == "ashford_llm.providers.openai:OpenAICompatibleProvider"
+    assert set(BUILTIN_PROFILES) <= set(known_providers())
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
