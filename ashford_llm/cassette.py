@@ -33,7 +33,13 @@ from typing import Any, Literal, Self, TypeAlias
 
 import msgspec
 
-from ashford_llm.errors import JsonValidationError, LLMError, MidStreamError, redact
+from ashford_llm.errors import (
+    ContentFilterError,
+    JsonValidationError,
+    LLMError,
+    MidStreamError,
+    redact,
+)
 from ashford_llm.types import (
     CachePoint,
     ChatMessage,
@@ -212,6 +218,7 @@ class RecordedError(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     partial_text: str | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
+    filter_results: dict[str, Any] | None = None
 
     @classmethod
     def from_exception(cls, error: BaseException) -> RecordedError:
@@ -252,6 +259,8 @@ class RecordedError(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             extra["output"] = self.output or ""
         if issubclass(kind, MidStreamError):
             extra["partial_text"] = self.partial_text or ""
+        if issubclass(kind, ContentFilterError):
+            extra["filter_results"] = self.filter_results
         return kind(
             self.message,
             provider=self.provider,

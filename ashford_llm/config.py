@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -74,13 +76,16 @@ class StackConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     In TOML: a `[model]` table (a ModelConfig), an optional `[provider]` table of provider
     keyword options (base_url, timeout, ...; never a key: keys come from the environment),
-    and `[[middleware]]` tables in order, outermost first, each naming its `layer` and
-    giving that layer's options.
+    `[[middleware]]` tables in order, outermost first, each naming its `layer` and
+    giving that layer's options, and optional `[profiles.NAME]` tables, each an
+    OpenAI-compatible vendor (`providers.profiles.Profile`: base_url, env_keys, quirks)
+    that `[model] provider = "NAME"` can then name.
     """
 
     model: ModelConfig
     provider: dict[str, Any] = {}
     middleware: list[dict[str, Any]] = []
+    profiles: dict[str, dict[str, Any]] = {}
 
     def __post_init__(self) -> None:
         for secret in ("api_key", "credentials", "access_token", "google_credentials"):
@@ -91,6 +96,23 @@ class StackConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         for index, layer in enumerate(self.middleware):
             if not isinstance(layer.get("layer"), str) or not layer["layer"]:
                 raise ConfigError(f'[[middleware]] entry {index + 1} needs a layer = "Name"')
+        self.registry()  # a bad profile fails when the file is read
+
+    def registry(self) -> dict[str, Callable[..., Any]]:
+        """Returns the file's profiles as a `provider_from_config(registry=...)` mapping.
+
+        Each `[profiles.NAME]` becomes `OpenAICompatibleProvider` with that profile (loaded
+        only when a provider is built), so `[model] provider = "NAME"` finds it.
+        """
+        if not self.profiles:
+            return {}
+        from ashford_llm.providers.profiles import profile_from_dict
+
+        found: dict[str, Callable[..., Any]] = {}
+        for name, table in self.profiles.items():
+            profile = profile_from_dict(name, table)
+            found[profile.name] = partial(_compatible_provider, profile=profile)
+        return found
 
     @classmethod
     def from_dict(cls, data: Any) -> StackConfig:
@@ -111,6 +133,13 @@ class StackConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             (str(entry["layer"]), {k: v for k, v in entry.items() if k != "layer"})
             for entry in self.middleware
         ]
+
+
+def _compatible_provider(config: ModelConfig, **options: Any) -> Any:
+    """Builds an OpenAICompatibleProvider (imported here, when a profile is used)."""
+    from ashford_llm.providers.openai import OpenAICompatibleProvider
+
+    return OpenAICompatibleProvider(config, **options)
 
 
 def _read_toml(source: str | Path, table: str | None) -> Any:

@@ -248,7 +248,21 @@ class QuotaExhaustedError(FatalError):
 
 
 class ContentFilterError(FatalError):
-    """A safety filter blocked the prompt or the output, so there is no text."""
+    """A safety filter blocked the prompt or the output, so there is no text.
+
+    `filter_results` keeps the vendor's verdict per category when it sends one (Azure's
+    `content_filter_result(s)`: `{"hate": {"filtered": false, "severity": "safe"}, ...}`).
+    """
+
+    def __init__(
+        self, message: str, *, filter_results: dict[str, Any] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.filter_results = filter_results
+
+    def context(self) -> dict[str, Any]:
+        """Returns the error's attributes, the filter results included."""
+        return super().context() | {"filter_results": self.filter_results}
 
 
 class EmptyResponseError(FatalError):

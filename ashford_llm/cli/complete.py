@@ -24,7 +24,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("prompt", help="the user message")
     parser.add_argument("--config", type=Path, help="a TOML stack file ([model], [[middleware]])")
-    parser.add_argument("--provider", help="openai, anthropic or google (overrides the file)")
+    parser.add_argument(
+        "--provider",
+        help="openai, anthropic, google, azure or a profile such as groq (overrides the file)",
+    )
     parser.add_argument("--model", help="the vendor's model name (overrides the file)")
     parser.add_argument("--system", help="a system message to send first")
     parser.add_argument("--json", action="store_true", help="ask for a JSON object")
@@ -50,7 +53,9 @@ def load_stack(args: argparse.Namespace) -> StackConfig:
 async def run(args: argparse.Namespace) -> int:
     """Sends the prompt and prints the answer; usage goes to standard error."""
     stack_config = load_stack(args)
-    terminal = provider_from_config(stack_config.model, **stack_config.provider)
+    terminal = provider_from_config(
+        stack_config.model, registry=stack_config.registry(), **stack_config.provider
+    )
     stack = ClientBuilder.from_layers(stack_config.layers()).build(terminal)
     messages = [ChatMessage.user(args.prompt)]
     if args.system:

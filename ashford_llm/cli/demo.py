@@ -52,6 +52,9 @@ MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-5", "google": "
 # `--provider vertex`: both publishers, through the fake server's Vertex paths.
 VERTEX_MODELS = ("gemini-2.5-flash", "claude-sonnet-4-5@20250929")
 VERTEX_OPTIONS = {"project": "ashford-demo", "location": "us-central1"}
+# More providers `--provider` can pick: Azure OpenAI (its own routes on the fake server, the
+# model being the deployment) and an OpenAI-compatible profile on the OpenAI routes.
+MORE_MODELS = {"azure": "gpt-4o-mini", "groq": "llama-3.3-70b-versatile"}
 # Faults a well-built stack survives or reports as a typed error; weights are relative.
 FAULT_MIX = {
     "rate_limit": 3,
@@ -82,7 +85,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--provider",
         action="append",
-        choices=[*MODELS, "vertex"],
+        choices=[*MODELS, *MORE_MODELS, "vertex"],
         help="run this provider (repeatable; default: openai, anthropic and google)",
     )
     parser.add_argument(
@@ -146,18 +149,19 @@ def build_stack(
 
     `provider_factory(config, api_key=, base_url=, http_client=)` makes the provider; a test
     passes a deliberately broken one to prove the evidence check fails the run. Vertex takes
-    `access_token=` and its project and location instead of `api_key=`.
+    `access_token=` and its project and location instead of `api_key=`; Azure takes
+    `endpoint=` instead of `base_url=`.
     """
     from ashford_llm.testing.fake_server.evidence import note_retry
 
-    config = ModelConfig(vendor, model or MODELS[vendor], max_output_tokens=200)
+    config = ModelConfig(vendor, model or (MODELS | MORE_MODELS)[vendor], max_output_tokens=200)
     auth: dict[str, str] = (
         {"access_token": DEMO_KEY, **VERTEX_OPTIONS}
         if vendor == "vertex"
         else {"api_key": DEMO_KEY}
     )
     terminal = provider_factory(
-        config, base_url=running.base_url(vendor), http_client=http_client, **auth
+        config, http_client=http_client, **auth, **_server_options(vendor, running)
     )
     builder = (
         ClientBuilder()
@@ -248,6 +252,13 @@ async def _call(
     if final is None:
         raise RuntimeError("stream ended without a StreamEnd")
     return final
+
+
+def _server_options(vendor: str, running: RunningServer) -> dict[str, str]:
+    """Points a provider at the fake server: Azure at its endpoint, a profile at OpenAI's routes."""
+    if vendor == "azure":
+        return {"endpoint": running.base_url("azure")}
+    return {"base_url": running.base_url("openai" if vendor in MORE_MODELS else vendor)}
 
 
 def _targets(providers: list[str] | None) -> list[tuple[str, str | None]]:

@@ -12,8 +12,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = commands.add_parser(
         "fake-server",
         help="serve the three vendors' APIs with injected faults (for your own tests)",
-        description="Serve OpenAI /v1/chat/completions, Anthropic /v1/messages and Gemini "
-        "/v1beta/models/{model}:generateContent on loopback, with seeded faults.",
+        description="Serve OpenAI /v1/chat/completions, Anthropic /v1/messages, Gemini "
+        "/v1beta/models/{model}:generateContent and Azure OpenAI /openai/v1/chat/completions "
+        "and /openai/deployments/{deployment}/chat/completions on loopback, with seeded faults.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     parser.add_argument("--port", type=int, default=8089)

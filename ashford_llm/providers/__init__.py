@@ -15,9 +15,19 @@ from ashford_llm.providers.credentials import Credentials, EnvCredentials, Stati
 
 if TYPE_CHECKING:
     from ashford_llm.providers.anthropic import AnthropicDialect, AnthropicProvider
+    from ashford_llm.providers.azure import (
+        AzureOpenAIDialect,
+        AzureOpenAIProvider,
+        EntraIDCredentials,
+    )
     from ashford_llm.providers.dialect import Dialect, StreamDecoder
     from ashford_llm.providers.google import GoogleDialect, GoogleProvider
-    from ashford_llm.providers.openai import OpenAIDialect, OpenAIProvider
+    from ashford_llm.providers.openai import (
+        OpenAICompatibleProvider,
+        OpenAIDialect,
+        OpenAIProvider,
+    )
+    from ashford_llm.providers.profiles import BUILTIN_PROFILES, Profile
     from ashford_llm.providers.provider import HTTPProvider
     from ashford_llm.providers.transports import aiohttp_client
     from ashford_llm.providers.vertex import (
@@ -27,17 +37,23 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "BUILTIN_PROFILES",
     "AnthropicDialect",
     "AnthropicProvider",
+    "AzureOpenAIDialect",
+    "AzureOpenAIProvider",
     "Credentials",
     "Dialect",
+    "EntraIDCredentials",
     "EnvCredentials",
     "GoogleAuthCredentials",
     "GoogleDialect",
     "GoogleProvider",
     "HTTPProvider",
+    "OpenAICompatibleProvider",
     "OpenAIDialect",
     "OpenAIProvider",
+    "Profile",
     "StaticCredentials",
     "StreamDecoder",
     "VertexAnthropicProvider",
@@ -46,15 +62,21 @@ __all__ = [
 ]
 
 _LAZY = {
+    "BUILTIN_PROFILES": "ashford_llm.providers.profiles",
     "AnthropicDialect": "ashford_llm.providers.anthropic",
     "AnthropicProvider": "ashford_llm.providers.anthropic",
+    "AzureOpenAIDialect": "ashford_llm.providers.azure",
+    "AzureOpenAIProvider": "ashford_llm.providers.azure",
+    "EntraIDCredentials": "ashford_llm.providers.azure",
     "Dialect": "ashford_llm.providers.dialect",
     "GoogleAuthCredentials": "ashford_llm.providers.vertex",
     "GoogleDialect": "ashford_llm.providers.google",
     "GoogleProvider": "ashford_llm.providers.google",
     "HTTPProvider": "ashford_llm.providers.provider",
+    "OpenAICompatibleProvider": "ashford_llm.providers.openai",
     "OpenAIDialect": "ashford_llm.providers.openai",
     "OpenAIProvider": "ashford_llm.providers.openai",
+    "Profile": "ashford_llm.providers.profiles",
     "StreamDecoder": "ashford_llm.providers.dialect",
     "VertexAnthropicProvider": "ashford_llm.providers.vertex",
     "VertexGeminiProvider": "ashford_llm.providers.vertex",

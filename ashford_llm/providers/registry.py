@@ -9,7 +9,7 @@ Three sources, searched in this order:
    parties register their class, e.g. in pyproject.toml:
 
        [project.entry-points."ashford_llm.providers"]
-       mistral = "my_package.mistral:MistralProvider"
+       cohere = "my_package.cohere:CohereProvider"
 
 Built-in names win over entry points, so an installed package cannot silently replace them;
 pass `registry=` to override a built-in on purpose. Names are matched case-insensitively.
@@ -41,14 +41,25 @@ ProviderFactory: TypeAlias = Callable[..., LLMProvider]
 """A provider class (or factory) called as `factory(config, **kwargs)`."""
 
 ENTRY_POINT_GROUP = "ashford_llm.providers"
+_COMPATIBLE = "ashford_llm.providers.openai:OpenAICompatibleProvider"
 
 BUILTIN_PROVIDERS: Mapping[str, str] = MappingProxyType(
     {
         "anthropic": "ashford_llm.providers.anthropic:AnthropicProvider",
+        "azure": "ashford_llm.providers.azure:AzureOpenAIProvider",
         "gemini": "ashford_llm.providers.google:GoogleProvider",
         "google": "ashford_llm.providers.google:GoogleProvider",
         "openai": "ashford_llm.providers.openai:OpenAIProvider",
         "vertex": "ashford_llm.providers.vertex:vertex_provider",
+        # OpenAI-compatible vendors: one class, the profile of the same name (profiles.py).
+        "deepseek": _COMPATIBLE,
+        "groq": _COMPATIBLE,
+        "mistral": _COMPATIBLE,
+        "ollama": _COMPATIBLE,
+        "openrouter": _COMPATIBLE,
+        "together": _COMPATIBLE,
+        "vllm": _COMPATIBLE,
+        "xai": _COMPATIBLE,
     }
 )
 """Built-in name -> "module:Class"; "gemini" is an alias of "google"; "vertex" picks Gemini or

@@ -309,8 +309,8 @@ class OpenAIStreamDecoder:
             chunk = decode_json(_CHUNK, data, provider=self._provider, what="stream chunk")
         if chunk.error is not None:
             raise error_from_object(chunk.error)
-        if self._id is None:
-            self._id = chunk.id
+        if not self._id:  # Azure's first chunk (prompt annotations) has an empty id
+            self._id = chunk.id or None
         if chunk.model:
             self._model = chunk.model
         if chunk.usage is not None:

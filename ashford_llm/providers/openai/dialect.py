@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Literal
 
 import httpx
@@ -62,6 +62,15 @@ class OpenAIDialect:
         cache_breakpoints: send each CachePoint as an explicit `prompt_cache_breakpoint` on
             the part before it (GPT-5.6 and later); by default CachePoints are ignored and
             OpenAI caches automatically.
+        json_schema: False for servers without `response_format: json_schema`: a schema is
+            then asked for as `json_object` (JSON mode), and JsonValidation checks it.
+        strict_schema: send `"strict": true` with a JSON schema (some servers reject it).
+        stream_usage: ask for the usage chunk on streams (`stream_options.include_usage`).
+        seed_field: the body field `seed` goes in (Mistral: `random_seed`).
+        extra_headers: headers added to every request (never a credential).
+
+    Compatible vendors' differences are data: `providers.profiles.Profile` holds these
+    options per vendor, and `OpenAICompatibleProvider` passes them here.
 
     Reasoning: `effort` is sent as `reasoning_effort` (OpenAI answers a value the model
     does not take with a 400); `budget_tokens` has no Chat Completions field and is not
@@ -82,6 +91,11 @@ class OpenAIDialect:
         max_tokens_field: Literal["max_completion_tokens", "max_tokens"] = "max_completion_tokens",
         system_role: Literal["system", "developer"] = "system",
         cache_breakpoints: bool = False,
+        json_schema: bool = True,
+        strict_schema: bool = True,
+        stream_usage: bool = True,
+        seed_field: str = "seed",
+        extra_headers: Mapping[str, str] | None = None,
     ) -> None:
         if max_tokens_field not in ("max_completion_tokens", "max_tokens"):
             raise ValueError(
@@ -100,12 +114,17 @@ class OpenAIDialect:
         self.max_tokens_field = max_tokens_field
         self.system_role = system_role
         self.cache_breakpoints = cache_breakpoints
+        self.json_schema = json_schema
+        self.strict_schema = strict_schema
+        self.stream_usage = stream_usage
+        self.seed_field = seed_field
         self._url = f"{self.base_url}/chat/completions"
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if organization:
             headers["OpenAI-Organization"] = organization
         if project:
             headers["OpenAI-Project"] = project
+        headers.update(extra_headers or {})
         self._static_headers = headers
 
     def url(self, *, stream: bool) -> str:
@@ -158,7 +177,7 @@ class OpenAIDialect:
         if request.top_p is not None:
             body["top_p"] = request.top_p
         if request.seed is not None:
-            body["seed"] = request.seed
+            body[self.seed_field] = request.seed
         reasoning = request.reasoning
         if reasoning is not None:
             # max_completion_tokens caps visible plus reasoning tokens; budget_tokens has no
@@ -167,20 +186,19 @@ class OpenAIDialect:
                 raise InvalidRequestError(
                     "reasoning needs max_completion_tokens: reasoning models reject "
                     "max_tokens; build the provider with "
-                    'max_tokens_field="max_completion_tokens"'
+                    'max_tokens_field="max_completion_tokens" (or give its profile that field)'
                 )
             if reasoning.effort is not None:
                 body["reasoning_effort"] = reasoning.effort
-        if request.json_schema is not None:
-            body["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {
-                    "name": _schema_name(request.json_schema),
-                    "schema": request.json_schema,
-                    "strict": True,
-                },
+        if request.json_schema is not None and self.json_schema:
+            json_schema: dict[str, Any] = {
+                "name": _schema_name(request.json_schema),
+                "schema": request.json_schema,
             }
-        elif request.json_mode:
+            if self.strict_schema:
+                json_schema["strict"] = True
+            body["response_format"] = {"type": "json_schema", "json_schema": json_schema}
+        elif request.json_mode or request.json_schema is not None:
             body["response_format"] = {"type": "json_object"}
         if request.stop:
             body["stop"] = list(request.stop)
@@ -192,7 +210,8 @@ class OpenAIDialect:
                 body["parallel_tool_calls"] = request.parallel_tool_calls
         if stream:
             body["stream"] = True
-            body["stream_options"] = {"include_usage": True}
+            if self.stream_usage:
+                body["stream_options"] = {"include_usage": True}
         if request.vendor_options:
             deep_merge(body, request.vendor_options)
         encoded = _ENCODER.encode(body)

@@ -14,7 +14,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route, Router
 
-from ashford_llm.testing.fake_server import anthropic, gemini, openai, vertex
+from ashford_llm.testing.fake_server import anthropic, azure, gemini, openai, vertex
 from ashford_llm.testing.fake_server.answers import (
     Answer,
     AnswerFunction,
@@ -41,7 +41,14 @@ if TYPE_CHECKING:
 __all__ = ["FakeProviderServer"]
 
 IN_PROCESS_ROOT = "http://fake-llm.test"
-_VENDOR_PATHS = {"openai": "/v1", "anthropic": "", "gemini": "", "google": "", "vertex": ""}
+_VENDOR_PATHS = {
+    "openai": "/v1",
+    "anthropic": "",
+    "gemini": "",
+    "google": "",
+    "vertex": "",
+    "azure": "",
+}
 _STATUS_FAULTS = frozenset(
     {
         Fault.rate_limit,
@@ -138,6 +145,7 @@ class FakeProviderServer:
                 *self.batches.routes(),
                 Route("/{version}/models/{target:path}", self._gemini, methods=["POST"]),
                 *vertex.routes(self._handle),
+                *azure.routes(self._handle),  # Azure OpenAI: the endpoint is the server root
             ]
         )
 
