@@ -5,7 +5,8 @@ JSON (`messages` of `{"role", "content"}`, content a string or a list of typed p
 as `{"type": "image", "data": "<base64>", "media_type": "image/png"}`; any other field of
 CompletionRequest; `tools` as `{"name", "description", "parameters", "strict"}`).
 Output line: `{"custom_id", "ok": true, "content", "finish_reason", "input_tokens",
-"output_tokens"}` or `{"custom_id", "ok": false, "error", "retryable", "message"}`.
+"output_tokens"}` (with `"tool_calls": [{"id", "name", "arguments"}]` when the model called
+tools) or `{"custom_id", "ok": false, "error", "retryable", "message"}`.
 """
 
 from __future__ import annotations
@@ -79,6 +80,11 @@ def outcome_line(custom_id: str, outcome: CompletionResponse | LLMError) -> byte
             "input_tokens": outcome.input_tokens,
             "output_tokens": outcome.output_tokens,
         }
+        if outcome.tool_calls:
+            data["tool_calls"] = [
+                {"id": call.id, "name": call.name, "arguments": call.arguments}
+                for call in outcome.tool_calls
+            ]
     else:
         data = {
             "custom_id": custom_id,

@@ -91,7 +91,10 @@ async def test_submit_status_and_collect_round_trip(tmp_path: Path) -> None:
     outcomes = {line["custom_id"]: line for line in map(json.loads, out.splitlines())}
     assert outcomes["a-1"]["ok"] is True
     assert outcomes["a-1"]["content"] == "first one"
-    assert outcomes["a-2"]["content"] == "second one"
+    # a-2 offers a tool, so the fake model calls it (docs/testing.md, "Tool calls")
+    assert outcomes["a-2"]["finish_reason"] == "tool_calls"
+    assert [(c["name"], c["arguments"]) for c in outcomes["a-2"]["tool_calls"]] == [("label", {})]
+    assert "tool_calls" not in outcomes["a-1"]
     assert outcomes["a-3"] == {
         "custom_id": "a-3",
         "ok": False,
