@@ -102,7 +102,8 @@ async def test_kwargs_reach_the_provider_constructor() -> None:
 def test_builtin_names_point_at_the_vendor_modules() -> None:
     # Endpoint providers (Azure, the OpenAI-compatible profiles) are pinned in their own tests.
     assert {
-        name: BUILTIN_PROVIDERS[name] for name in ("anthropic", "gemini", "google", "openai")
+        name: BUILTIN_PROVIDERS[name]
+        for name in ("anthropic", "gemini", "google", "openai", "vertex")
     } == {
         "anthropic": "ashford_llm.providers.anthropic:AnthropicProvider",
         "gemini": "ashford_llm.providers.google:GoogleProvider",
