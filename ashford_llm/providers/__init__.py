@@ -1,7 +1,8 @@
 """Terminal handlers that speak each vendor's HTTP API.
 
 One concrete `HTTPProvider` is driven by a per-vendor `Dialect` (the wire format);
-`OpenAIProvider`, `AnthropicProvider` and `GoogleProvider` build theirs from their options.
+`OpenAIProvider`, `AnthropicProvider`, `GoogleProvider` and `BedrockProvider` build theirs
+from their options.
 The classes load on first use, so `import ashford_llm` does not import httpx (which itself
 imports rich whenever rich is installed). To add a provider, name it in `_LAZY` and `__all__`.
 """
@@ -11,10 +12,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ashford_llm import _lazy
-from ashford_llm.providers.credentials import Credentials, EnvCredentials, StaticCredentials
+from ashford_llm.providers.credentials import (
+    Credentials,
+    EnvCredentials,
+    RequestSigner,
+    StaticCredentials,
+)
 
 if TYPE_CHECKING:
     from ashford_llm.providers.anthropic import AnthropicDialect, AnthropicProvider
+    from ashford_llm.providers.bedrock import BedrockDialect, BedrockProvider
     from ashford_llm.providers.dialect import Dialect, StreamDecoder
     from ashford_llm.providers.google import GoogleDialect, GoogleProvider
     from ashford_llm.providers.openai import OpenAIDialect, OpenAIProvider
@@ -24,6 +31,8 @@ if TYPE_CHECKING:
 __all__ = [
     "AnthropicDialect",
     "AnthropicProvider",
+    "BedrockDialect",
+    "BedrockProvider",
     "Credentials",
     "Dialect",
     "EnvCredentials",
@@ -32,6 +41,7 @@ __all__ = [
     "HTTPProvider",
     "OpenAIDialect",
     "OpenAIProvider",
+    "RequestSigner",
     "StaticCredentials",
     "StreamDecoder",
     "aiohttp_client",
@@ -40,6 +50,8 @@ __all__ = [
 _LAZY = {
     "AnthropicDialect": "ashford_llm.providers.anthropic",
     "AnthropicProvider": "ashford_llm.providers.anthropic",
+    "BedrockDialect": "ashford_llm.providers.bedrock",
+    "BedrockProvider": "ashford_llm.providers.bedrock",
     "Dialect": "ashford_llm.providers.dialect",
     "GoogleDialect": "ashford_llm.providers.google",
     "GoogleProvider": "ashford_llm.providers.google",

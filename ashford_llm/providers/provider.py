@@ -4,9 +4,10 @@ It owns what every vendor shares: the client (or a shared one), the credentials 
 single 401 refresh (the request is sent again only when the refresh gave a different key, so
 a bad static key costs one request), latency, the stream loop, and the context every error
 carries (provider, status, request id, retry-after, body excerpt). The dialect
-(`dialect.Dialect`) supplies the vendor's wire format. Where a key is not the credential, a
-`RequestSigner` signs each request just before it is sent (AWS SigV4 for Bedrock). `OpenAIProvider`, `AnthropicProvider`
-and `GoogleProvider` are this class with their vendor's dialect built from their options.
+(`dialect.Dialect`) supplies the vendor's wire format; where a key is not the credential, a
+`RequestSigner` signs each request just before it is sent (AWS SigV4 for Bedrock).
+`OpenAIProvider`, `AnthropicProvider` and `GoogleProvider` are this class with their vendor's
+dialect built from their options.
 """
 
 from __future__ import annotations

@@ -45,6 +45,7 @@ ENTRY_POINT_GROUP = "ashford_llm.providers"
 BUILTIN_PROVIDERS: Mapping[str, str] = MappingProxyType(
     {
         "anthropic": "ashford_llm.providers.anthropic:AnthropicProvider",
+        "bedrock": "ashford_llm.providers.bedrock:BedrockProvider",
         "gemini": "ashford_llm.providers.google:GoogleProvider",
         "google": "ashford_llm.providers.google:GoogleProvider",
         "openai": "ashford_llm.providers.openai:OpenAIProvider",
