@@ -1,4 +1,6 @@
-"""A fake OpenAI / Anthropic / Gemini server with scripted and seeded faults (needs starlette).
+"""A fake OpenAI / Anthropic / Gemini / Bedrock server, with scripted and seeded faults.
+
+It needs starlette; checking Bedrock's SigV4 signatures needs botocore (extra `bedrock`).
 
 In-process: `httpx.AsyncClient(transport=server.transport(), base_url=server.base_url("openai"))`.
 Over a socket: `async with server.run() as running: running.base_url("openai")`.

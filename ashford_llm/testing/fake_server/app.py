@@ -1,4 +1,4 @@
-"""FakeProviderServer: the ASGI app that answers as OpenAI, Anthropic and Gemini, with faults."""
+"""FakeProviderServer: the ASGI app answering as OpenAI, Anthropic, Gemini, Bedrock, with faults."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route, Router
 
-from ashford_llm.testing.fake_server import anthropic, gemini, openai
+from ashford_llm.testing.fake_server import anthropic, bedrock, gemini, openai
 from ashford_llm.testing.fake_server.answers import (
     Answer,
     AnswerFunction,
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["FakeProviderServer"]
 
 IN_PROCESS_ROOT = "http://fake-llm.test"
-_VENDOR_PATHS = {"openai": "/v1", "anthropic": "", "gemini": "", "google": ""}
+_VENDOR_PATHS = {"openai": "/v1", "anthropic": "", "gemini": "", "google": "", "bedrock": ""}
 _STATUS_FAULTS = frozenset(
     {
         Fault.rate_limit,
@@ -130,6 +130,7 @@ class FakeProviderServer:
                 Route("/v1/chat/completions", self._openai, methods=["POST"]),
                 Route("/v1/messages", self._anthropic, methods=["POST"]),
                 Route("/{version}/models/{target:path}", self._gemini, methods=["POST"]),
+                Route("/model/{target:path}", self._bedrock, methods=["POST"]),
             ]
         )
 
@@ -192,6 +193,18 @@ class FakeProviderServer:
             return Response(b"Not Found", status_code=404, media_type="text/plain")
         stream = method == "streamGenerateContent"
         return await self._handle(gemini.FORMAT, request, model=model, stream=stream)
+
+    async def _bedrock(self, request: Request) -> Response:
+        model, _, operation = request.path_params["target"].rpartition("/")
+        if not model or operation not in bedrock.OPERATIONS:
+            return Response(b"Not Found", status_code=404, media_type="text/plain")
+        try:  # SigV4 covers the raw path and the body, so the format needs both
+            body = await request.body()
+        except ClientDisconnect:
+            return Response(status_code=499)
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        fmt = bedrock.for_request(request.method, raw_path.decode("latin-1"), body)
+        return await self._handle(fmt, request, model=model, stream=bedrock.OPERATIONS[operation])
 
     def _next_id(self) -> str:
         with self._ids_lock:
