@@ -1,11 +1,12 @@
 """AWS authentication for Bedrock: SigV4 request signing and the credential chain, by botocore.
 
 No crypto is written here: `SigV4Signer` hands each built request (method, URL, the `host`
-and `content-type` headers, the body) to botocore's `SigV4Auth`, which hashes the body,
-timestamps and signs, and copies back the `Authorization`, `X-Amz-Date` and (for temporary
-credentials) `X-Amz-Security-Token` headers. Credentials are botocore's: the standard chain
-(`botocore.session.Session().get_credentials()`: environment, shared files and profiles,
-SSO, containers, instance metadata) or an object passed in. Refreshable credentials are
+and `content-type` headers, the timestamp, the body) to botocore's `SigV4Auth`, which builds
+the canonical request (the body's SHA-256 included) and signs it; the request then gets the
+`Authorization`, `X-Amz-Date` and (for temporary credentials) `X-Amz-Security-Token`
+headers. Credentials are botocore's: the standard chain (`botocore.session.Session()
+.get_credentials()`: environment, shared files and profiles, SSO, containers, instance
+metadata) or an object passed in. Refreshable credentials are
 refreshed by botocore before they expire; the refresh may call a service, so it runs in a
 worker thread rather than on the event loop.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -82,7 +84,7 @@ class SigV4Signer:
         service: the signing name ("bedrock" for bedrock-runtime).
     """
 
-    __slots__ = ("_auth", "_credentials", "_refreshable", "region", "service")
+    __slots__ = ("_botocore", "_credentials", "_refreshable", "region", "service")
 
     def __init__(self, credentials: Any, *, region: str, service: str = "bedrock") -> None:
         botocore = require_botocore()
@@ -95,7 +97,7 @@ class SigV4Signer:
         self.service = service
         self._credentials = credentials
         self._refreshable = isinstance(credentials, botocore.credentials.RefreshableCredentials)
-        self._auth = botocore
+        self._botocore = botocore
 
     async def _frozen(self) -> Any:
         """Returns a consistent (key, secret, token) snapshot, refreshing off the loop if due."""
@@ -105,20 +107,35 @@ class SigV4Signer:
         return credentials.get_frozen_credentials()
 
     async def sign(self, request: httpx.Request) -> None:
-        """Adds `Authorization`, `X-Amz-Date` and any `X-Amz-Security-Token` to the request."""
+        """Adds `Authorization`, `X-Amz-Date` and any `X-Amz-Security-Token` to the request.
+
+        botocore's public SigV4Auth steps are called one by one rather than `add_auth`,
+        which logs the canonical request at DEBUG, session token included.
+        """
         frozen = await self._frozen()
-        botocore = self._auth
+        botocore = self._botocore
         headers = {
             name: request.headers[name] for name in SIGNED_HEADERS if name in request.headers
         }
+        timestamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        headers["X-Amz-Date"] = timestamp
+        if frozen.token:
+            headers["X-Amz-Security-Token"] = frozen.token
         aws_request = botocore.awsrequest.AWSRequest(
             method=request.method, url=str(request.url), data=request.content, headers=headers
         )
-        botocore.auth.SigV4Auth(frozen, self.service, self.region).add_auth(aws_request)
-        for name in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token"):
-            value = aws_request.headers.get(name)
-            if value is not None:
-                request.headers[name] = value
+        aws_request.context["timestamp"] = timestamp
+        auth = botocore.auth.SigV4Auth(frozen, self.service, self.region)
+        canonical = auth.canonical_request(aws_request)
+        signature = auth.signature(auth.string_to_sign(aws_request, canonical), aws_request)
+        signed = auth.signed_headers(auth.headers_to_sign(aws_request))
+        request.headers["Authorization"] = (
+            f"AWS4-HMAC-SHA256 Credential={auth.scope(aws_request)}, "
+            f"SignedHeaders={signed}, Signature={signature}"
+        )
+        request.headers["X-Amz-Date"] = timestamp
+        if frozen.token:
+            request.headers["X-Amz-Security-Token"] = frozen.token
 
     def __repr__(self) -> str:
         return f"SigV4Signer(region={self.region!r}, service={self.service!r})"
