@@ -1,7 +1,8 @@
 """`ashford-llm demo`: the main job, an e-mail classifier, on the built-in fake vendor server.
 
 It starts the fake server on loopback with a seeded mix of faults, builds the recommended
-stack (Tracing, Retry, RateLimit, Timeout, JsonValidation) over each of the three providers,
+stack (Tracing, Retry, RateLimit, Timeout, JsonValidation) over each of the three providers
+(or those named with `--provider`, Bedrock included: SigV4-signed with static test keys),
 classifies a sample inbox into labels (JSON output decoded into a schema, some calls
 streamed), and reports every call and a summary.
 
@@ -19,7 +20,7 @@ import argparse
 import asyncio
 import os
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ashford_llm.builder import ClientBuilder
 from ashford_llm.cli._demo_data import (
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
 
 DEMO_KEY = "demo-key"
 MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-5", "google": "gemini-2.5-flash"}
+# Providers run only when named with --provider (Bedrock needs the `bedrock` extra).
+EXTRA_MODELS = {"bedrock": "anthropic.claude-sonnet-4-5-20250929-v1:0"}
 # Faults a well-built stack survives or reports as a typed error; weights are relative.
 FAULT_MIX = {
     "rate_limit": 3,
@@ -75,6 +78,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--seed", type=int, default=7, help="seed of the fault plan")
     parser.add_argument("--calls", type=int, default=60, help="e-mails to classify")
     parser.add_argument("--concurrency", type=int, default=6, help="calls in flight at once")
+    parser.add_argument(
+        "--provider",
+        action="append",
+        choices=[*MODELS, *EXTRA_MODELS],
+        help="a provider to run, repeatable (default: openai, anthropic and google)",
+    )
     parser.add_argument(
         "--otlp-endpoint",
         default=os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
@@ -121,6 +130,25 @@ def _telemetry(
     return tracer_provider, MeterProvider(resource=resource, metric_readers=readers), memory
 
 
+def provider_options(vendor: str) -> dict[str, Any]:
+    """The credentials a provider takes for the fake server.
+
+    Bedrock signs with SigV4 using the server's static test keys, which the server checks;
+    the others send the demo key.
+    """
+    if vendor != "bedrock":
+        return {"api_key": DEMO_KEY}
+    from ashford_llm.providers.bedrock.auth import require_botocore
+    from ashford_llm.testing.fake_server.bedrock import (
+        TEST_ACCESS_KEY,
+        TEST_REGION,
+        TEST_SECRET_KEY,
+    )
+
+    credentials = require_botocore().credentials.Credentials(TEST_ACCESS_KEY, TEST_SECRET_KEY)
+    return {"aws_credentials": credentials, "region": TEST_REGION}
+
+
 def build_stack(
     vendor: str,
     running: RunningServer,
@@ -132,14 +160,18 @@ def build_stack(
 ) -> LLMProvider:
     """Builds the recommended stack over one vendor's provider, pointed at the fake server.
 
-    `provider_factory(config, api_key=, base_url=, http_client=)` makes the provider; a test
-    passes a deliberately broken one to prove the evidence check fails the run.
+    `provider_factory(config, base_url=, http_client=, **provider_options(vendor))` makes
+    the provider; a test passes a deliberately broken one to prove the evidence check fails
+    the run.
     """
     from ashford_llm.testing.fake_server.evidence import note_retry
 
-    config = ModelConfig(vendor, MODELS[vendor], max_output_tokens=200)
+    config = ModelConfig(vendor, (MODELS | EXTRA_MODELS)[vendor], max_output_tokens=200)
     terminal = provider_factory(
-        config, api_key=DEMO_KEY, base_url=running.base_url(vendor), http_client=http_client
+        config,
+        base_url=running.base_url(vendor),
+        http_client=http_client,
+        **provider_options(vendor),
     )
     builder = (
         ClientBuilder()
@@ -251,6 +283,7 @@ async def run(
         raise ValueError("--fault-rate must be within [0, 1], --calls and --concurrency >= 1")
     console = Console(width=None if os.isatty(1) else 120)
     inbox = [INBOX[i % len(INBOX)] for i in range(args.calls)]
+    vendors = list(dict.fromkeys(args.provider or MODELS))
     tracer_provider, meter_provider, spans = _telemetry(args)
     server = FakeProviderServer(
         api_key=DEMO_KEY,
@@ -277,9 +310,8 @@ async def run(
                 http_client=http_client,
                 provider_factory=provider_factory,
             )
-            for vendor in MODELS
+            for vendor in vendors
         }
-        vendors = list(MODELS)
         gate = asyncio.Semaphore(args.concurrency)
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("classifying e-mails", total=len(inbox))
