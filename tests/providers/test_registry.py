@@ -102,6 +102,7 @@ async def test_kwargs_reach_the_provider_constructor() -> None:
 def test_builtin_names_point_at_the_vendor_modules() -> None:
     assert BUILTIN_PROVIDERS == {
         "anthropic": "ashford_llm.providers.anthropic:AnthropicProvider",
+        "bedrock": "ashford_llm.providers.bedrock:BedrockProvider",
         "gemini": "ashford_llm.providers.google:GoogleProvider",
         "google": "ashford_llm.providers.google:GoogleProvider",
         "openai": "ashford_llm.providers.openai:OpenAIProvider",
