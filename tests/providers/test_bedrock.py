@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -802,3 +804,18 @@ async def test_an_html_error_page_falls_back_to_the_status() -> None:
     reply = httpx.Response(502, content=b"<html>Bad Gateway</html>")
     with pytest.raises(ServerError, match="HTTP 502"):
         await provider(Capture(reply)).complete(CompletionRequest([ChatMessage.user("x")]))
+
+
+def test_the_toml_example_in_docs_providers_builds_a_bedrock_provider() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "providers.md").read_text()
+    bedrock_section = text[text.index("## AWS Bedrock") :]
+    match = re.search(r"```toml\n(.*?)```", bedrock_section, re.DOTALL)
+    assert match is not None
+    config = StackConfig.from_toml(match.group(1))
+    built = provider_from_config(
+        config.model,
+        **config.provider,
+        aws_credentials=Credentials(TEST_ACCESS_KEY, TEST_SECRET_KEY),
+    )
+    assert isinstance(built, BedrockProvider)
+    assert (built.region, built.model) == ("us-east-1", config.model.model)
