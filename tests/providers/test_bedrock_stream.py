@@ -274,3 +274,26 @@ async def test_metadata_after_message_stop_gives_the_usage() -> None:
     assert (response.input_tokens, response.output_tokens) == (10, 4)
     without = await collect(provider(text_events("a")[:4]))
     assert (without[-1].response.input_tokens, without[-1].response.output_tokens) == (0, 0)
+
+
+async def test_a_text_delta_for_a_reasoning_block_is_a_response_decode_error() -> None:
+    # Found by the fuzzer: the text would have gone into the reasoning, not the answer.
+    frames = [
+        event_frame("messageStart", {"role": "assistant"}),
+        event_frame(
+            "contentBlockDelta",
+            {"contentBlockIndex": 0, "delta": {"reasoningContent": {"text": "hm"}}},
+        ),
+        event_frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "lo"}}),
+    ]
+    with pytest.raises(ResponseDecodeError, match="text piece arrived for content block 0"):
+        await collect(provider(frames))
+
+
+async def test_a_delta_without_its_block_index_is_a_response_decode_error() -> None:
+    frames = [
+        event_frame("messageStart", {"role": "assistant"}),
+        event_frame("contentBlockDelta", {"delta": {"text": "lo"}}),
+    ]
+    with pytest.raises(ResponseDecodeError, match="without its contentBlockIndex"):
+        await collect(provider(frames))

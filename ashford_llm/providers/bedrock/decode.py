@@ -20,6 +20,7 @@ import msgspec
 from ashford_llm.errors import EmptyResponseError, ResponseDecodeError
 from ashford_llm.providers._http import DECODE_FAILURES, decode_arguments, decode_json, require_text
 from ashford_llm.providers.bedrock.errors import stream_exception
+from ashford_llm.providers.bedrock.eventstream import EXCEPTION as _EXCEPTION
 from ashford_llm.providers.dialect import NO_DELTAS, Delta
 from ashford_llm.types import (
     CompletionResponse,
@@ -111,7 +112,7 @@ class _Start(msgspec.Struct):
 
 
 class _Event(msgspec.Struct):
-    contentBlockIndex: int = 0
+    contentBlockIndex: int | None = None
     delta: _Delta | None = None
     start: _Start | None = None
     stopReason: str | None = None
@@ -121,7 +122,7 @@ class _Event(msgspec.Struct):
 _RESPONSE = msgspec.json.Decoder(_Response)
 _EVENT = msgspec.json.Decoder(_Event)
 _TEXT, _THINKING, _REDACTED, _TOOL = "text", "thinking", "redacted", "tool"
-_EXCEPTION = "exception:"
+_BLOCK_EVENTS = frozenset(("contentBlockStart", "contentBlockDelta", "contentBlockStop"))
 
 
 def _finish(stop_reason: str | None) -> FinishReason:
@@ -298,10 +299,19 @@ class BedrockStreamDecoder:
         return (sum(inputs) if inputs else None), usage.outputTokens
 
     def _block(self, index: int, kind: str) -> _StreamBlock:
-        """Returns the block at `index`, opening it as `kind` when it is new."""
+        """Returns the block at `index`, opening it as `kind` when it is new.
+
+        A piece of another kind for an open block is a ResponseDecodeError: the block's text
+        would otherwise be split between the answer and its reasoning.
+        """
         block = self._blocks.get(index)
         if block is None:
             block = self._blocks[index] = _StreamBlock(kind)
+        elif block.kind != kind:
+            raise ResponseDecodeError(
+                f"a {kind} piece arrived for content block {index}, a {block.kind} block",
+                provider=self.provider,
+            )
         return block
 
     def feed(self, event: str, data: str) -> Sequence[Delta]:
@@ -312,12 +322,21 @@ class BedrockStreamDecoder:
             parsed = _EVENT.decode(data)
         except DECODE_FAILURES:
             parsed = decode_json(_EVENT, data, provider=self.provider, what="a stream event")
-        if event == "contentBlockDelta" and parsed.delta is not None:
-            return self._delta(parsed.contentBlockIndex, parsed.delta)
-        if event == "contentBlockStart" and parsed.start is not None:
+        index = parsed.contentBlockIndex
+        if event in _BLOCK_EVENTS and index is None:
+            raise ResponseDecodeError(
+                f"a {event} event came without its contentBlockIndex", provider=self.provider
+            )
+        if event == "contentBlockDelta" and parsed.delta is not None and index is not None:
+            return self._delta(index, parsed.delta)
+        if event == "contentBlockStart" and parsed.start is not None and index is not None:
             use = parsed.start.toolUse
             if use is not None:
-                block = self._block(parsed.contentBlockIndex, _TOOL)
+                if index in self._blocks:
+                    raise ResponseDecodeError(
+                        f"content block {index} started twice", provider=self.provider
+                    )
+                block = self._block(index, _TOOL)
                 block.id, block.name, block.call = use.toolUseId, use.name, self._calls
                 self._calls += 1
                 return (ToolCallDelta(block.call, id=use.toolUseId, name=use.name),)
