@@ -137,7 +137,7 @@ class BedrockDialect:
 
     def headers(self, key: str) -> dict[str, str]:
         """Returns the JSON headers, and the bearer key unless a signer signs the request."""
-        headers = {"content-type": "application/json", "accept": "application/json"}
+        headers = {"content-type": "application/json"}
         if self.auth == "bearer":
             headers["authorization"] = f"Bearer {key}"
         return headers

@@ -20,7 +20,7 @@ frame whose `:exception-type` is the same name in lower camel case (`throttlingE
 | AccessDeniedException | 403 | PermissionDeniedError (no access to the model) |
 | UnrecognizedClientException | 403 | PermissionDeniedError (an unknown key) |
 | InvalidSignatureException | 403 | PermissionDeniedError (a bad signature) |
-| ExpiredTokenException | 403 | AuthenticationError (the next attempt signs afresh) |
+| ExpiredTokenException | 403 | AuthenticationError (a retry signs with refreshed keys) |
 
 Any other name falls back to the HTTP status (`error_for_status`).
 """
