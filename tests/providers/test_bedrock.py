@@ -43,11 +43,8 @@ from ashford_llm.errors import (
 )
 from ashford_llm.providers.bedrock import BedrockDialect, BedrockProvider
 from ashford_llm.providers.bedrock.content import document_name
-from ashford_llm.testing.fake_server.bedrock import (
-    TEST_ACCESS_KEY,
-    TEST_SECRET_KEY,
-    check_signature,
-)
+from ashford_llm.testing.fake_server.bedrock import TEST_ACCESS_KEY, TEST_KEYS, TEST_SECRET_KEY
+from ashford_llm.testing.fake_server.sigv4 import check_signature
 
 MODEL = "anthropic.claude-3-sonnet-20240229-v1:0"
 REGION = "us-east-1"
@@ -95,7 +92,7 @@ def provider(
 def signed_by_test_keys(request: httpx.Request) -> str | None:
     """Checks a sent request's signature the way the fake server does."""
     return check_signature(
-        request.method, request.url.raw_path.decode(), request.headers, request.content
+        request.method, request.url.raw_path.decode(), request.headers, request.content, TEST_KEYS
     )
 
 
@@ -483,7 +480,7 @@ async def test_signature_check_fails_for_a_changed_body_or_secret() -> None:
     await provider(capture).complete(CompletionRequest([ChatMessage.user("Hello")]))
     sent = capture.requests[-1]
     tampered = check_signature(
-        "POST", sent.url.raw_path.decode(), sent.headers, sent.content + b" "
+        "POST", sent.url.raw_path.decode(), sent.headers, sent.content + b" ", TEST_KEYS
     )
     assert tampered == "mismatch"
     other = Capture()
@@ -494,7 +491,9 @@ async def test_signature_check_fails_for_a_changed_body_or_secret() -> None:
     assert signed_by_test_keys(other.requests[-1]) == "mismatch"
     late = datetime.now(UTC) + timedelta(minutes=20)
     assert (
-        check_signature("POST", sent.url.raw_path.decode(), sent.headers, sent.content, now=late)
+        check_signature(
+            "POST", sent.url.raw_path.decode(), sent.headers, sent.content, TEST_KEYS, now=late
+        )
         == "expired"
     )
 

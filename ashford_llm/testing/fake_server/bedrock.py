@@ -3,10 +3,10 @@
 `POST /model/{modelId}/converse` answers JSON; `/converse-stream` answers binary event-stream
 frames (`eventstream.py`). A request is signed with SigV4 by one of the `TEST_KEYS` (the
 server recomputes the signature with botocore from the raw path, the signed headers and the
-body, and compares), or carries a Bedrock API key (`Authorization: Bearer`, checked like
-the other vendors' keys). A bad signature is AWS's 403 InvalidSignatureException, an unknown
-access key its UnrecognizedClientException, a missing `Authorization` its
-MissingAuthenticationTokenException.
+body, and compares: `sigv4.py`), or carries a Bedrock API key (`Authorization: Bearer`,
+checked like the other vendors' keys). A bad signature is AWS's 403
+InvalidSignatureException, an unknown access key its UnrecognizedClientException, a missing
+`Authorization` its MissingAuthenticationTokenException.
 
 Requests are read block by block: text, images and documents (their formats become the
 request's `attachments`), cache points (the text before the last one is the
@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -29,6 +27,7 @@ import msgspec
 from ashford_llm.testing.fake_server.answers import Answer, AnswerRequest, split_words
 from ashford_llm.testing.fake_server.eventstream import event_frame, exception_frame
 from ashford_llm.testing.fake_server.faults import Fault
+from ashford_llm.testing.fake_server.sigv4 import check_signature
 from ashford_llm.testing.fake_server.wire import BadRequest, Reply, StreamPlan, encode
 
 __all__ = [
@@ -58,12 +57,6 @@ _IMAGE_FORMATS = {"png", "jpeg", "gif", "webp"}
 _DOCUMENT_FORMATS = {"pdf", "csv", "doc", "docx", "xls", "xlsx", "html", "txt", "md"}
 _MEDIA_TYPES = {"pdf": "application/pdf", "txt": "text/plain", "csv": "text/csv"}
 _DOCUMENT_NAME = re.compile(r"(?:[A-Za-z0-9\-()\[\]]|\s(?!\s))+")
-_AUTHORIZATION = re.compile(
-    r"AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/"
-    r"(?P<service>[^/]+)/aws4_request, SignedHeaders=(?P<headers>[a-z0-9;\-]+), "
-    r"Signature=(?P<signature>[0-9a-f]{64})"
-)
-_MAX_SKEW_SECONDS = 300
 _BAD_SIGNATURE = (
     "The request signature we calculated does not match the signature you provided. Check "
     "your AWS Secret Access Key and signing method. Consult the service documentation for "
@@ -126,56 +119,6 @@ def _error(name: str, message: str, status: int, request_id: str) -> Reply:
         "x-amzn-ErrorType": f"{name}:http://internal.amazon.com/coral/com.amazon.bedrock/",
     }
     return Reply(status=status, body=encode({"message": message}), headers=headers)
-
-
-def check_signature(
-    method: str,
-    raw_path: str,
-    headers: Mapping[str, str],
-    body: bytes,
-    *,
-    now: datetime | None = None,
-) -> str | None:
-    """Checks a SigV4 `Authorization` with botocore; returns why it fails, or None when valid.
-
-    The signature is recomputed from the request as received (raw path, the headers it
-    names as signed, the body) with the secret of its access key in TEST_KEYS.
-    """
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import ReadOnlyCredentials
-
-    match = _AUTHORIZATION.fullmatch(headers.get("authorization", ""))
-    if match is None:
-        return "malformed"
-    secret = TEST_KEYS.get(match["key"])
-    if secret is None:
-        return "unknown key"
-    amz_date = headers.get("x-amz-date", "")
-    try:
-        signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-    except ValueError:
-        return "no date"
-    if amz_date[:8] != match["date"]:
-        return "date mismatch"
-    if abs(((now or datetime.now(UTC)) - signed_at).total_seconds()) > _MAX_SKEW_SECONDS:
-        return "expired"
-    names = match["headers"].split(";")
-    if "host" not in names or any(name not in headers for name in names):
-        return "unsigned host or missing header"
-    url = f"http://{headers['host']}{raw_path}"
-    aws_request = AWSRequest(
-        method=method, url=url, data=body, headers={name: headers[name] for name in names}
-    )
-    aws_request.context["timestamp"] = amz_date
-    token = headers.get("x-amz-security-token")
-    credentials = ReadOnlyCredentials(match["key"], secret, token)
-    auth = SigV4Auth(credentials, match["service"], match["region"])
-    canonical = auth.canonical_request(aws_request)
-    expected = auth.signature(auth.string_to_sign(aws_request, canonical), aws_request)
-    if not hmac.compare_digest(expected, match["signature"]):
-        return "mismatch"
-    return None
 
 
 def _signature(reasoning: str) -> str:
@@ -312,7 +255,7 @@ class BedrockFormat:
                     request_id,
                 )
             return None
-        failure = check_signature(self._method, self._raw_path, headers, self._body)
+        failure = check_signature(self._method, self._raw_path, headers, self._body, TEST_KEYS)
         if failure == "unknown key":
             return _error(
                 "UnrecognizedClientException",
