@@ -313,3 +313,80 @@ async def test_a_request_bedrock_refuses_fails_once_and_is_not_retried() -> None
     with pytest.raises(InvalidRequestError, match="temperature"):
         await stack.complete(bad)
     assert server.stats.requests == 1
+
+
+class RawBody:
+    """The raw body botocore reads a response from, in small pieces."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **_: Any) -> Any:
+        for start in range(0, len(self.data), 50):
+            yield self.data[start : start + 50]
+
+
+def parsed_by_botocore(operation: str, content_type: str, body: bytes) -> dict[str, Any]:
+    """Returns what botocore's bedrock-runtime client parses from the fake server's body."""
+    import botocore.session
+    from botocore.awsrequest import AWSResponse
+
+    client = botocore.session.Session().create_client(
+        "bedrock-runtime",
+        region_name=TEST_REGION,
+        aws_access_key_id=TEST_ACCESS_KEY,
+        aws_secret_access_key=TEST_SECRET_KEY,
+    )
+
+    def answer(request: Any, **_: Any) -> AWSResponse:
+        return AWSResponse(request.url, 200, {"content-type": content_type}, RawBody(body))
+
+    client.meta.events.register("before-send", answer)
+    call = getattr(client, operation)
+    result: dict[str, Any] = call(
+        modelId=MODEL, messages=[{"role": "user", "content": [{"text": "x"}]}]
+    )
+    return result
+
+
+@pytest.mark.parametrize("reasoning", [False, True])
+async def test_botocore_parses_the_fake_servers_answers_and_streams(reasoning: bool) -> None:
+    from ashford_llm.testing.fake_server.answers import AnswerRequest, echo, make_answer
+    from ashford_llm.testing.fake_server.bedrock import FORMAT
+
+    request = AnswerRequest(
+        vendor="bedrock", model=MODEL, messages=(("user", TEXT),), reasoning=reasoning
+    )
+    answer = make_answer(request, echo)
+    whole = parsed_by_botocore("converse", "application/json", FORMAT.body(answer, request, "1"))
+    blocks = whole["output"]["message"]["content"]
+    assert blocks[-1] == {"text": TEXT}
+    assert whole["usage"]["outputTokens"] == answer.output_tokens
+    plan = FORMAT.stream(answer, request, "1")
+    frames = b"".join((*plan.head, *plan.chunks, *plan.tail))
+    streamed = parsed_by_botocore("converse_stream", plan.content_type, frames)
+    events = list(streamed["stream"])
+    texts = [
+        e["contentBlockDelta"]["delta"].get("text", "") for e in events if "contentBlockDelta" in e
+    ]
+    assert "".join(texts) == TEXT
+    assert [next(iter(e)) for e in events[-2:]] == ["messageStop", "metadata"]
+    assert events[-1]["metadata"]["usage"]["outputTokens"] == answer.output_tokens
+    thoughts = [
+        e["contentBlockDelta"]["delta"]["reasoningContent"]
+        for e in events
+        if "reasoningContent" in e.get("contentBlockDelta", {}).get("delta", {})
+    ]
+    assert bool(thoughts) is reasoning
+
+
+def test_botocore_raises_the_fake_servers_stream_exception() -> None:
+    from botocore.exceptions import EventStreamError
+
+    from ashford_llm.testing.fake_server.bedrock import FORMAT
+
+    streamed = parsed_by_botocore(
+        "converse_stream", "application/vnd.amazon.eventstream", FORMAT.stream_error()
+    )
+    with pytest.raises(EventStreamError, match="modelStreamErrorException"):
+        list(streamed["stream"])
