@@ -1,4 +1,4 @@
-"""FakeProviderServer: the ASGI app answering as OpenAI, Anthropic, Gemini, Bedrock, with faults."""
+"""FakeProviderServer: the ASGI app that answers as OpenAI, Anthropic and Gemini, with faults."""
 
 from __future__ import annotations
 
