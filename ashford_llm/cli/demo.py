@@ -3,7 +3,7 @@
 It starts the fake server on loopback with a seeded mix of faults, builds the recommended
 stack (Tracing, Retry, RateLimit, Timeout, JsonValidation) over each of the three providers
 (or those `--provider` names; "vertex" runs Gemini and Claude on Vertex AI with a fixed
-access token), classifies a sample inbox into labels (JSON output decoded into a schema, some calls
+access token, "bedrock" signs with SigV4 and static test keys), classifies a sample inbox into labels (JSON output decoded into a schema, some calls
 streamed), and reports every call and a summary.
 
 Every failure and every retry is proved, not counted: each HTTP request carries the
@@ -20,7 +20,7 @@ import argparse
 import asyncio
 import os
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ashford_llm.builder import ClientBuilder
 from ashford_llm.cli._demo_data import (
@@ -53,8 +53,13 @@ MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-5", "google": "
 VERTEX_MODELS = ("gemini-2.5-flash", "claude-sonnet-4-5@20250929")
 VERTEX_OPTIONS = {"project": "ashford-demo", "location": "us-central1"}
 # More providers `--provider` can pick: Azure OpenAI (its own routes on the fake server, the
-# model being the deployment) and an OpenAI-compatible profile on the OpenAI routes.
-MORE_MODELS = {"azure": "gpt-4o-mini", "groq": "llama-3.3-70b-versatile"}
+# model being the deployment), an OpenAI-compatible profile on the OpenAI routes, and AWS
+# Bedrock (the `bedrock` extra).
+MORE_MODELS = {
+    "azure": "gpt-4o-mini",
+    "groq": "llama-3.3-70b-versatile",
+    "bedrock": "anthropic.claude-sonnet-4-5-20250929-v1:0",
+}
 # Faults a well-built stack survives or reports as a typed error; weights are relative.
 FAULT_MIX = {
     "rate_limit": 3,
@@ -148,20 +153,14 @@ def build_stack(
     """Builds the recommended stack over one vendor's provider, pointed at the fake server.
 
     `provider_factory(config, api_key=, base_url=, http_client=)` makes the provider; a test
-    passes a deliberately broken one to prove the evidence check fails the run. Vertex takes
-    `access_token=` and its project and location instead of `api_key=`; Azure takes
-    `endpoint=` instead of `base_url=`.
+    passes a deliberately broken one to prove the evidence check fails the run; vendors other
+    than the three take their own options (`provider_options`).
     """
     from ashford_llm.testing.fake_server.evidence import note_retry
 
     config = ModelConfig(vendor, model or (MODELS | MORE_MODELS)[vendor], max_output_tokens=200)
-    auth: dict[str, str] = (
-        {"access_token": DEMO_KEY, **VERTEX_OPTIONS}
-        if vendor == "vertex"
-        else {"api_key": DEMO_KEY}
-    )
     terminal = provider_factory(
-        config, http_client=http_client, **auth, **_server_options(vendor, running)
+        config, http_client=http_client, **provider_options(vendor, running)
     )
     builder = (
         ClientBuilder()
@@ -254,11 +253,33 @@ async def _call(
     return final
 
 
-def _server_options(vendor: str, running: RunningServer) -> dict[str, str]:
-    """Points a provider at the fake server: Azure at its endpoint, a profile at OpenAI's routes."""
+def provider_options(vendor: str, running: RunningServer) -> dict[str, Any]:
+    """Points a provider at the fake server, with the credentials the server checks.
+
+    Vertex sends a fixed access token with its project and location; Azure takes the server
+    as its endpoint; a profile uses the OpenAI routes; Bedrock signs with SigV4 using the
+    server's static test keys. The others send the demo key.
+    """
+    if vendor == "vertex":
+        return {"access_token": DEMO_KEY, "base_url": running.base_url(vendor), **VERTEX_OPTIONS}
     if vendor == "azure":
-        return {"endpoint": running.base_url("azure")}
-    return {"base_url": running.base_url("openai" if vendor in MORE_MODELS else vendor)}
+        return {"api_key": DEMO_KEY, "endpoint": running.base_url(vendor)}
+    if vendor == "bedrock":
+        from ashford_llm.providers.bedrock.auth import require_botocore
+        from ashford_llm.testing.fake_server.bedrock import (
+            TEST_ACCESS_KEY,
+            TEST_REGION,
+            TEST_SECRET_KEY,
+        )
+
+        credentials = require_botocore().credentials.Credentials(TEST_ACCESS_KEY, TEST_SECRET_KEY)
+        return {
+            "aws_credentials": credentials,
+            "region": TEST_REGION,
+            "base_url": running.base_url(vendor),
+        }
+    routes = "openai" if vendor in MORE_MODELS else vendor
+    return {"api_key": DEMO_KEY, "base_url": running.base_url(routes)}
 
 
 def _targets(providers: list[str] | None) -> list[tuple[str, str | None]]:

@@ -1,4 +1,4 @@
-"""`ashford-llm fake-server`: serve the fake OpenAI, Anthropic and Gemini APIs on loopback."""
+"""`ashford-llm fake-server`: serve the fake OpenAI, Anthropic, Gemini and Bedrock APIs."""
 
 from __future__ import annotations
 
@@ -13,8 +13,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "fake-server",
         help="serve the three vendors' APIs with injected faults (for your own tests)",
         description="Serve OpenAI /v1/chat/completions, Anthropic /v1/messages, Gemini "
-        "/v1beta/models/{model}:generateContent and Azure OpenAI /openai/v1/chat/completions "
-        "and /openai/deployments/{deployment}/chat/completions on loopback, with seeded faults.",
+        "/v1beta/models/{model}:generateContent, Azure OpenAI /openai/v1/chat/completions "
+        "and /openai/deployments/{deployment}/chat/completions, Vertex AI's publisher paths, "
+        "and Bedrock /model/{modelId}/converse (SigV4-signed with the test keys in "
+        "ashford_llm.testing.fake_server.bedrock, or any Bedrock API key) on loopback, with "
+        "seeded faults.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     parser.add_argument("--port", type=int, default=8089)

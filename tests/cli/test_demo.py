@@ -121,3 +121,31 @@ def test_demo_provider_targets_expand_vertex_to_both_publishers() -> None:
         ("openai", None),
     ]
     assert demo._targets(None) == [(vendor, None) for vendor in demo.MODELS]
+
+
+def test_demo_runs_on_bedrock_alone_signed_with_test_keys(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["demo", "--provider", "bedrock", "--calls", "24", "--fault-rate", "0.4"]) == 0
+    out = capsys.readouterr().out
+    assert "unexpected       0" in out
+    assert "OK: every call succeeded or ended in a typed error, and every" in out
+    rows = [line for line in out.splitlines() if line.startswith("│") and "│ #" not in line]
+    providers = {cell.split("│")[2].strip() for cell in rows if cell.split("│")[2].strip()}
+    assert providers == {"bedrock"}
+
+
+def test_demo_runs_the_named_providers_together(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["demo", "--provider", "openai", "--provider", "bedrock", "--calls", "8"]
+    assert main([*args, "--fault-rate", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "succeeded        8" in out
+    assert "bedrock" in out
+    assert "openai" in out
+    assert "anthropic" not in out
+
+
+def test_demo_rejects_an_unknown_provider(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["demo", "--provider", "nosuch"])
+    assert "--provider" in capsys.readouterr().err

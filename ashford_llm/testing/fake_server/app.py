@@ -14,7 +14,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route, Router
 
-from ashford_llm.testing.fake_server import anthropic, azure, gemini, openai, vertex
+from ashford_llm.testing.fake_server import anthropic, azure, bedrock, gemini, openai, vertex
 from ashford_llm.testing.fake_server.answers import (
     Answer,
     AnswerFunction,
@@ -48,6 +48,7 @@ _VENDOR_PATHS = {
     "google": "",
     "vertex": "",
     "azure": "",
+    "bedrock": "",
 }
 _STATUS_FAULTS = frozenset(
     {
@@ -146,6 +147,7 @@ class FakeProviderServer:
                 Route("/{version}/models/{target:path}", self._gemini, methods=["POST"]),
                 *vertex.routes(self._handle),
                 *azure.routes(self._handle),  # Azure OpenAI: the endpoint is the server root
+                Route("/model/{target:path}", self._bedrock, methods=["POST"]),
             ]
         )
 
@@ -208,6 +210,18 @@ class FakeProviderServer:
             return Response(b"Not Found", status_code=404, media_type="text/plain")
         stream = method == "streamGenerateContent"
         return await self._handle(gemini.FORMAT, request, model=model, stream=stream)
+
+    async def _bedrock(self, request: Request) -> Response:
+        model, _, operation = request.path_params["target"].rpartition("/")
+        if not model or operation not in bedrock.OPERATIONS:
+            return Response(b"Not Found", status_code=404, media_type="text/plain")
+        try:  # SigV4 covers the raw path and the body, so the format needs both
+            body = await request.body()
+        except ClientDisconnect:
+            return Response(status_code=499)
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        fmt = bedrock.for_request(request.method, raw_path.decode("latin-1"), body)
+        return await self._handle(fmt, request, model=model, stream=bedrock.OPERATIONS[operation])
 
     def _next_id(self) -> str:
         with self._ids_lock:
