@@ -3,8 +3,9 @@
 It starts the fake server on loopback with a seeded mix of faults, builds the recommended
 stack (Tracing, Retry, RateLimit, Timeout, JsonValidation) over each of the three providers
 (or those `--provider` names; "vertex" runs Gemini and Claude on Vertex AI with a fixed
-access token, "bedrock" signs with SigV4 and static test keys), classifies a sample inbox into labels (JSON output decoded into a schema, some calls
-streamed), and reports every call and a summary.
+access token, "bedrock" signs with SigV4 and static test keys), classifies a sample inbox
+into labels (JSON output decoded into a schema, some calls streamed), and reports every call
+and a summary.
 
 Every failure and every retry is proved, not counted: each HTTP request carries the
 `x-ashford-attempt` header (`<call>/<attempt>`), the server logs the fault it injected into
