@@ -3,8 +3,9 @@
 Run as `python -m tests.middleware.circuit_worker '<json settings>'`. It prints "ready" once
 imported, reads the start time (wall clock) from stdin, then prints one JSON line: the calls
 that reached the vendor (failed and answered), the calls refused, and the transitions this
-process announced, by state. Every worker starts at the same time; the vendor heals
-`heal_after` seconds later and the run ends `run_for` seconds after the start.
+process announced, by state. Every worker starts at the same time; its vendor fails until
+the circuit first refuses one of its calls (so the fleet opens the circuit whatever the
+machine's load), answers after that, and the run ends `run_for` seconds after the start.
 """
 
 from __future__ import annotations
@@ -32,10 +33,10 @@ async def work(settings: dict[str, Any]) -> dict[str, Any]:
     counts: Counter[str] = Counter()
     print("ready", flush=True)
     start_at = float(sys.stdin.readline())
-    heal_at, end_at = start_at + settings["heal_after"], start_at + settings["run_for"]
+    end_at = start_at + settings["run_for"]
 
     def vendor(request: CompletionRequest) -> object:
-        if time.time() < heal_at:
+        if not counts["refused"]:
             counts["failed"] += 1
             return ServerError("down", status=503)
         counts["answered"] += 1

@@ -88,7 +88,7 @@ async def test_two_backends_share_one_circuit(redis_server: RedisServer, model: 
 async def test_after_the_cooldown_one_probe_closes_the_shared_circuit(
     redis_server: RedisServer, model: str
 ) -> None:
-    gate = asyncio.Event()
+    gate, probing = asyncio.Event(), asyncio.Event()
     calls = 0
 
     async def answer(request: CompletionRequest) -> object:
@@ -96,6 +96,7 @@ async def test_after_the_cooldown_one_probe_closes_the_shared_circuit(
         calls += 1
         if calls <= 3:
             return ServerError("down")
+        probing.set()
         await gate.wait()
         return "back"
 
@@ -104,8 +105,7 @@ async def test_after_the_cooldown_one_probe_closes_the_shared_circuit(
         await fail_times(breaker, 3)
         await asyncio.sleep(0.35)
         probe = asyncio.create_task(breaker.complete(REQUEST))
-        while calls < 4:
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(probing.wait(), 5)
         assert await breaker.state() is CircuitState.half_open
         with pytest.raises(CircuitOpenError, match="half-open"):
             await breaker.complete(REQUEST)
@@ -200,9 +200,8 @@ def test_four_processes_open_half_open_and_close_one_circuit_together(
         "url": redis_server.url,
         "model": model,
         "threshold": 10,
-        "cooldown": 1.5,
-        "heal_after": 1.0,
-        "run_for": 3.0,
+        "cooldown": 1.0,
+        "run_for": 4.0,
     }
     workers = [
         subprocess.Popen(
