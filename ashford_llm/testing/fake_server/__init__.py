@@ -16,6 +16,7 @@ from ashford_llm.testing.fake_server.faults import (
     ATTEMPT_HEADER,
     STREAM_ONLY,
     Fault,
+    Outage,
     ServedRecord,
     ServerStats,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "AnswerRequest",
     "FakeProviderServer",
     "Fault",
+    "Outage",
     "RunningServer",
     "ServedRecord",
     "ServerStats",
