@@ -1,16 +1,21 @@
 """`ashford-llm demo`: the main job, an e-mail classifier, on the built-in fake vendor server.
 
-It starts the fake server on loopback with a seeded mix of faults, builds the recommended
-stack (Tracing, Retry, RateLimit, Timeout, JsonValidation) over each of the three providers,
-classifies a sample inbox into labels (JSON output decoded into a schema, some calls
-streamed), and reports every call and a summary.
+It starts the fake server on loopback with a seeded mix of faults and an outage of one
+vendor part-way through, builds the recommended stack (Tracing, Fallback, Retry,
+CircuitBreaker, RateLimit, Timeout, JsonValidation) with each of the three providers first and
+the other two as fallbacks, classifies a sample inbox into labels (JSON output decoded into a
+schema, some calls streamed), and reports every call and a summary. During the outage the
+vendor's circuit opens (one circuit per provider and model, shared by every stack), so its
+e-mails are answered by a fallback vendor at once instead of after a round of retries.
 
 Every failure and every retry is proved, not counted: each HTTP request carries the
 `x-ashford-attempt` header (`<call>/<attempt>`), the server logs the fault it injected into
 each request under that name, and each attempt's outcome (Retry's `on_retry` hook for the
-retried ones, the call's result for the last) must be one that fault causes
-(`fake_server.evidence.FAULT_OUTCOMES`). A wrong label, an untyped error, or a failure or
-retry no injected fault explains is named in the report and makes the command exit 1.
+retried ones, Fallback's `on_fallback` hook for the last attempt on a provider it left, the
+call's result for the last) must be one that fault causes
+(`fake_server.evidence.FAULT_OUTCOMES`), and an attempt refused by an open circuit must have
+reached no server. A wrong label, an untyped error, or a failure or retry no injected fault
+explains is named in the report and makes the command exit 1.
 """
 
 from __future__ import annotations
@@ -31,8 +36,16 @@ from ashford_llm.cli._demo_data import (
 )
 from ashford_llm.cli._demo_report import CallResult, print_report
 from ashford_llm.config import ModelConfig
-from ashford_llm.errors import LLMError
-from ashford_llm.middleware import JsonValidation, RateLimit, Retry, Timeout, Tracing
+from ashford_llm.errors import CircuitOpenError, LLMError
+from ashford_llm.middleware import (
+    CircuitBreaker,
+    JsonValidation,
+    MemoryCircuitBackend,
+    RateLimit,
+    Retry,
+    Timeout,
+    Tracing,
+)
 from ashford_llm.protocol import LLMProvider
 from ashford_llm.providers._http import DEFAULT_LIMITS, DEFAULT_TIMEOUT
 from ashford_llm.providers.registry import ProviderFactory, provider_from_config
@@ -44,7 +57,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from ashford_llm.testing.fake_server import RunningServer, ServerStats
+    from ashford_llm.testing.fake_server import RunningServer, ServedRecord, ServerStats
 
 DEMO_KEY = "demo-key"
 MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-5", "google": "gemini-2.5-flash"}
@@ -63,6 +76,8 @@ FAULT_MIX = {
     "mid_stream_error": 1,
     "quota_exhausted": 1,
 }
+# One vendor fails every request for a while, part-way through the run (VENDOR:SECONDS:AFTER).
+DEFAULT_OUTAGE = "anthropic:1:0.2"
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -75,6 +90,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--seed", type=int, default=7, help="seed of the fault plan")
     parser.add_argument("--calls", type=int, default=60, help="e-mails to classify")
     parser.add_argument("--concurrency", type=int, default=6, help="calls in flight at once")
+    parser.add_argument(
+        "--outage",
+        default=DEFAULT_OUTAGE,
+        metavar="VENDOR:SECONDS[:AFTER]",
+        help="make one vendor (openai, anthropic, gemini) fail every request for SECONDS, "
+        f"AFTER seconds into the run, or 'none' (default {DEFAULT_OUTAGE})",
+    )
     parser.add_argument(
         "--otlp-endpoint",
         default=os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
@@ -128,28 +150,44 @@ def build_stack(
     meter_provider: MeterProvider,
     *,
     http_client: httpx.AsyncClient,
+    circuits: MemoryCircuitBackend,
     provider_factory: ProviderFactory = provider_from_config,
 ) -> LLMProvider:
-    """Builds the recommended stack over one vendor's provider, pointed at the fake server.
+    """Builds the recommended stack with `vendor` first and the other two as its fallbacks.
 
-    `provider_factory(config, api_key=, base_url=, http_client=)` makes the provider; a test
-    passes a deliberately broken one to prove the evidence check fails the run.
+    Each provider gets its own Retry, CircuitBreaker, RateLimit, Timeout and JsonValidation
+    (the layers after `fallback`); the breakers keep their circuits in `circuits`, one per
+    provider and model, so every stack sees one vendor's outage. `provider_factory(config,
+    api_key=, base_url=, http_client=)` makes each provider; a test passes a deliberately
+    broken one to prove the evidence check fails the run.
     """
-    from ashford_llm.testing.fake_server.evidence import note_retry
+    from ashford_llm.testing.fake_server.evidence import note_fallback, note_retry
 
-    config = ModelConfig(vendor, MODELS[vendor], max_output_tokens=200)
-    terminal = provider_factory(
-        config, api_key=DEMO_KEY, base_url=running.base_url(vendor), http_client=http_client
-    )
+    def terminal(name: str) -> LLMProvider:
+        config = ModelConfig(name, MODELS[name], max_output_tokens=200)
+        return provider_factory(
+            config, api_key=DEMO_KEY, base_url=running.base_url(name), http_client=http_client
+        )
+
+    others = [terminal(name) for name in MODELS if name != vendor]
     builder = (
         ClientBuilder()
         .use(Tracing, tracer_provider=tracer_provider, meter_provider=meter_provider)
+        .fallback(*others, on_fallback=note_fallback)
         .use(Retry, max_retries=4, base_delay=0.05, max_delay=2.0, budget=20.0, on_retry=note_retry)
+        .use(
+            CircuitBreaker,
+            failure_threshold=6,  # the fault mix alone rarely fails 6 attempts in 0.5 s
+            window=0.5,
+            cooldown=0.3,
+            backend=circuits,
+            meter_provider=meter_provider,
+        )
         .use(RateLimit, requests_per_minute=1200, max_concurrency=4)
         .use(Timeout, total=5.0, first_token=2.0, idle=0.5)
         .use(JsonValidation, schema=EmailLabel)
     )
-    return builder.build(terminal)
+    return builder.build(terminal(vendor))
 
 
 async def classify(
@@ -189,6 +227,7 @@ async def classify(
             trace.finish(None)
             parsed: EmailLabel = response.parsed
             result.response = response
+            result.answered_by = response.provider
             result.label = parsed.label
             result.attempts = response.attempts
             if parsed.label != expected:
@@ -208,13 +247,27 @@ def judge(results: list[CallResult], stats: ServerStats) -> None:
         logged = index.get(result.trace.call_id, {})
         for number in range(1, result.trace.attempt + 1):
             records = logged.get(number, [])
-            result.faults.append(str(records[0].fault or "-") if len(records) == 1 else "?")
+            attempt = result.trace.attempts.get(number)
+            if attempt is not None and attempt.error is CircuitOpenError:
+                result.faults.append("circuit_open")  # refused: no request was sent
+            else:
+                result.faults.append(_fault_name(records))
         result.problems += unexplained(result.trace, index)
         if result.trace.attempt != result.attempts:
             result.problems.append(
-                f"call {result.index}: Retry reports {result.attempts} attempts, "
-                f"its hook saw {result.trace.attempt}"
+                f"call {result.index}: the stack reports {result.attempts} attempts, "
+                f"its hooks saw {result.trace.attempt}"
             )
+
+
+def _fault_name(records: list[ServedRecord]) -> str:
+    """Names the fault of an attempt's one record ("-": none, "?": not one record)."""
+    if len(records) != 1:
+        return "?"
+    record = records[0]
+    if record.fault is None:
+        return "-"
+    return f"outage:{record.fault}" if record.outage else str(record.fault)
 
 
 async def _call(
@@ -244,11 +297,12 @@ async def run(
     from rich.console import Console
     from rich.progress import Progress
 
-    from ashford_llm.testing.fake_server import FakeProviderServer
+    from ashford_llm.testing.fake_server import FakeProviderServer, Outage
     from ashford_llm.testing.fake_server.evidence import tag_attempt
 
     if not 0 <= args.fault_rate <= 1 or args.concurrency < 1 or args.calls < 1:
         raise ValueError("--fault-rate must be within [0, 1], --calls and --concurrency >= 1")
+    outages = () if args.outage == "none" else (Outage.parse(args.outage),)
     console = Console(width=None if os.isatty(1) else 120)
     inbox = [INBOX[i % len(INBOX)] for i in range(args.calls)]
     tracer_provider, meter_provider, spans = _telemetry(args)
@@ -262,7 +316,9 @@ async def run(
         slow_seconds=0.3,
         stall_seconds=1.0,
         chunk_delay=0.002,
+        outages=outages,
     )
+    circuits = MemoryCircuitBackend()  # one circuit per provider and model, for every stack
     started = time.perf_counter()
     http_client = httpx.AsyncClient(
         event_hooks={"request": [tag_attempt]}, limits=DEFAULT_LIMITS, timeout=DEFAULT_TIMEOUT
@@ -275,6 +331,7 @@ async def run(
                 tracer_provider,
                 meter_provider,
                 http_client=http_client,
+                circuits=circuits,
                 provider_factory=provider_factory,
             )
             for vendor in MODELS
@@ -304,5 +361,5 @@ async def run(
     meter_provider.shutdown()
     stats = server.stats
     judge(results, stats)
-    print_report(console, results, stats, spans.get_finished_spans(), elapsed)
+    print_report(console, results, stats, spans.get_finished_spans(), elapsed, outages)
     return 1 if any(result.unexpected for result in results) else 0

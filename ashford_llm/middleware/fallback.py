@@ -162,11 +162,12 @@ class Fallback(Middleware):
                     yield event
                 return
             except LLMError as error:
+                spent += error.attempts or 1
                 if yielded:
+                    error.attempts = spent
                     if isinstance(error, FatalError | MidStreamError):
                         raise
-                    raise _mid_stream(error, "".join(received), error.attempts or 1) from error
-                spent += error.attempts or 1
+                    raise _mid_stream(error, "".join(received), spent) from error
                 await self._failed(error, index, errors, spent)
             finally:
                 await events.aclose()

@@ -182,6 +182,14 @@ async def test_a_stream_failing_after_text_ends_in_mid_stream_error_without_mixi
     assert second.requests == []
 
 
+async def test_a_fallback_stream_failing_after_text_counts_every_attempt() -> None:
+    first = mock([ServerError("down")], "a")
+    second = mock([MockStream(chunks=["half "], error=MidStreamError("cut", attempts=2))], "b")
+    with pytest.raises(MidStreamError) as caught:
+        await collect(Fallback(first, second).stream(REQUEST))
+    assert caught.value.attempts == 3
+
+
 async def test_a_fatal_stream_failure_after_text_stays_fatal() -> None:
     first = mock([MockStream(chunks=["half"], error=ContentFilterError("blocked"))], "a")
     second = mock(["never"], "b")

@@ -204,10 +204,14 @@ async def tag_attempt(request: httpx.Request) -> None:
 
 
 def note_retry(event: RetryEvent) -> None:
-    """Retry's `on_retry` hook: notes the failed attempt's error in the current CallTrace."""
+    """Retry's `on_retry` hook: notes the failed attempt's error in the current CallTrace.
+
+    The trace numbers attempts itself, across providers: under a Fallback, each provider's
+    Retry counts its own attempts from 1, and the trace's number goes on.
+    """
     trace = _CURRENT.get()
     if trace is not None:
-        trace.retried(event.attempt, event.error)
+        trace.retried(trace.attempt, event.error)
 
 
 def note_fallback(event: FallbackEvent) -> None:
