@@ -166,8 +166,11 @@ class Fallback(Middleware):
                 if yielded:
                     error.attempts = spent
                     if isinstance(error, FatalError | MidStreamError):
+                        error.fallback_errors = (*errors, *error.fallback_errors)
                         raise
-                    raise _mid_stream(error, "".join(received), spent) from error
+                    broken = _mid_stream(error, "".join(received), spent)
+                    broken.fallback_errors = tuple(errors)
+                    raise broken from error
                 await self._failed(error, index, errors, spent)
             finally:
                 await events.aclose()

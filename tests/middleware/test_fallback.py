@@ -188,6 +188,18 @@ async def test_a_fallback_stream_failing_after_text_counts_every_attempt() -> No
     with pytest.raises(MidStreamError) as caught:
         await collect(Fallback(first, second).stream(REQUEST))
     assert caught.value.attempts == 3
+    assert [type(error) for error in caught.value.fallback_errors] == [ServerError]
+
+
+async def test_a_fallback_stream_broken_after_text_keeps_the_earlier_errors() -> None:
+    down = ServerError("down")
+    first = mock([down], "a")
+    second = mock([MockStream(chunks=["half "], error=NetworkError("reset"))], "b")
+    with pytest.raises(MidStreamError) as caught:
+        await collect(Fallback(first, second).stream(REQUEST))
+    assert caught.value.fallback_errors == (down,)
+    assert isinstance(caught.value.__cause__, NetworkError)
+    assert (caught.value.partial_text, caught.value.attempts) == ("half ", 2)
 
 
 async def test_a_fatal_stream_failure_after_text_stays_fatal() -> None:
