@@ -120,7 +120,8 @@ STALL_S = 2.0
 SLOW_S = 0.1
 RETRY_AFTER_S = 0.05
 SLACK_S = 1.0
-# The breaker opens on an outage (every attempt failing), not on the fault mix alone.
+# An outage (every attempt failing) opens a circuit at any pace; at full speed the fault mix
+# alone opens one now and then too. Every refusal is proved like any other failed attempt.
 CIRCUIT = {"failure_threshold": 10, "window": 1.0, "cooldown": 0.5}
 OUTAGE = "anthropic:3:1"  # VENDOR:SECONDS:AFTER (after the server's first request)
 RSS_GROWTH_LIMIT_KIB = 20 * 1024

@@ -63,7 +63,9 @@ async def test_soak_of_1000_calls_ends_each_call_exact_or_typed_and_leaves_nothi
     assert report.switch_causes.get("QuotaExhaustedError", 0) > 0
     assert report.outage_failures.get("anthropic", 0) > 0
     assert report.circuit_transitions.get("open", 0) >= 1
-    assert report.switch_causes.get("CircuitOpenError", 0) == report.refused > 0
+    # A refused attempt either moved the call on, or ended it when every circuit was open.
+    refusals = report.switch_causes.get("CircuitOpenError", 0)
+    assert refusals + report.failures.get("CircuitOpenError", 0) == report.refused > 0
     assert report.fallbacks > 0
     assert report.spans == 1000
     assert report.sockets_after_close == 0
