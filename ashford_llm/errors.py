@@ -119,6 +119,8 @@ class LLMError(Exception):
         # The usage a stream reported before it failed; None when unknown.
         self.input_tokens = input_tokens
         self.output_tokens = output_tokens
+        # Set by Fallback when every provider failed: the earlier providers' errors, in order.
+        self.fallback_errors: tuple[LLMError, ...] = ()
         super().__init__(self.message)
 
     def __str__(self) -> str:

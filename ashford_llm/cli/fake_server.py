@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ashford_llm.testing.fake_server.faults import Fault
+from ashford_llm.testing.fake_server.faults import Fault, Outage
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,6 +30,15 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="a fault kind to inject (repeatable; default: every kind)",
     )
     parser.add_argument(
+        "--outage",
+        action="append",
+        type=Outage.parse,
+        metavar="VENDOR:SECONDS[:AFTER[:FAULT]]",
+        help="make one vendor (openai, anthropic, gemini) fail every request for SECONDS, "
+        "starting AFTER seconds past the first request (default 0), with FAULT "
+        "(unavailable, overloaded or server_error; default unavailable); repeatable",
+    )
+    parser.add_argument(
         "--api-key", default=None, help="the only key accepted (default: any non-empty key)"
     )
 
@@ -48,5 +57,6 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         faults=faults,
         api_key=args.api_key,
+        outages=args.outage or (),
     )
     return 0

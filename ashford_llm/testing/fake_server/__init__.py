@@ -23,6 +23,7 @@ from ashford_llm.testing.fake_server.faults import (
     ATTEMPT_HEADER,
     STREAM_ONLY,
     Fault,
+    Outage,
     ServedRecord,
     ServerStats,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "BatchOptions",
     "FakeProviderServer",
     "Fault",
+    "Outage",
     "RunningServer",
     "ServedRecord",
     "ServerStats",

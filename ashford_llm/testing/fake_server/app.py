@@ -28,6 +28,8 @@ from ashford_llm.testing.fake_server.faults import (
     ATTEMPT_HEADER,
     Fault,
     FaultPlan,
+    Outage,
+    OutageSchedule,
     ServedRecord,
     ServerStats,
     StatsCounter,
@@ -94,7 +96,8 @@ class FakeProviderServer:
     and `seed` make the FaultPlan. `retry_after` is the wait a rate-limit fault asks for,
     `slow_seconds` the delay before a slow first byte, `stall_seconds` the pause inside a
     stalled stream, `chunk_delay` the pause between stream chunks, `batch` how the batch
-    APIs behave (`batches.BatchOptions`). The server itself is the ASGI app
+    APIs behave (`batches.BatchOptions`). `outages` make one vendor fail every request for a
+    while (see `Outage`; `begin_outage` starts one now). The server itself is the ASGI app
     (`server.app is server`).
     """
 
@@ -112,6 +115,7 @@ class FakeProviderServer:
         stall_seconds: float = 1.0,
         chunk_delay: float = 0.0,
         batch: BatchOptions | None = None,
+        outages: Iterable[Outage] = (),
     ) -> None:
         if api_key is not None and not api_key:
             raise ValueError("api_key must be non-empty, or None to accept any key")
@@ -128,6 +132,10 @@ class FakeProviderServer:
         self._api_key = api_key
         self._answer = answer
         self._plan = FaultPlan(script=script, fault_rate=fault_rate, faults=faults, seed=seed)
+        outages = tuple(outages)
+        if not all(isinstance(outage, Outage) for outage in outages):
+            raise TypeError("outages must be Outage values")
+        self._outages = OutageSchedule(outages)
         self._retry_after = retry_after
         self._slow_seconds = slow_seconds
         self._stall_seconds = stall_seconds
@@ -163,6 +171,12 @@ class FakeProviderServer:
     def stats(self) -> ServerStats:
         """A snapshot of what the server has served so far."""
         return self._counter.snapshot()
+
+    def begin_outage(
+        self, vendor: str, seconds: float, *, fault: Fault | str = Fault.unavailable
+    ) -> None:
+        """Makes `vendor` ("openai", "anthropic", "gemini") fail every request for `seconds`."""
+        self._outages.begin(vendor, seconds, fault)
 
     def reset_stats(self) -> None:
         """Forgets the counters and records (the fault plan keeps its place)."""
@@ -241,9 +255,17 @@ class FakeProviderServer:
         self._counter.add(record)
 
     def _reply(
-        self, reply: Reply, seen: _Seen, parsed: AnswerRequest | None, fault: Fault | None
+        self,
+        reply: Reply,
+        seen: _Seen,
+        parsed: AnswerRequest | None,
+        fault: Fault | None,
+        *,
+        outage: bool = False,
     ) -> Response:
-        self._record(parsed, seen, fault=fault, status=reply.status, text="", ok=False)
+        self._record(
+            parsed, seen, fault=fault, status=reply.status, text="", ok=False, outage=outage
+        )
         headers = {**reply.headers, "content-type": reply.content_type}
         return Response(reply.body, status_code=reply.status, headers=headers)
 
@@ -265,7 +287,8 @@ class FakeProviderServer:
             return Response(status_code=499)
         except BadRequest as exc:
             return self._reply(fmt.bad_request(str(exc), request_id), seen, None, None)
-        fault = self._plan.next(stream=parsed.stream)
+        outage = self._outages.fault(fmt.name)
+        fault = outage or self._plan.next(stream=parsed.stream)
         answer = make_answer(parsed, self._answer, self._cache, response_id=response_id)
         if fault is Fault.dropped_connection:
             self._record(
@@ -276,7 +299,7 @@ class FakeProviderServer:
             error = fmt.error(
                 fault, model=parsed.model, request_id=request_id, retry_after=self._retry_after
             )
-            return self._reply(error, seen, parsed, fault)
+            return self._reply(error, seen, parsed, fault, outage=outage is not None)
         if fault is Fault.html_error:
             html = Reply(status=502, body=_HTML, content_type="text/html")
             return self._reply(html, seen, parsed, fault)
