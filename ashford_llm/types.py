@@ -24,10 +24,10 @@ import msgspec
 
 __all__ = [
     "CachePoint",
+    "CallCost",
     "ChatMessage",
     "CompletionRequest",
     "CompletionResponse",
-    "Cost",
     "DocumentPart",
     "FinishReason",
     "ImagePart",
@@ -587,7 +587,7 @@ def _number_within(value: Any, low: float, high: float) -> bool:
     )
 
 
-class Cost(msgspec.Struct, frozen=True, kw_only=True):
+class CallCost(msgspec.Struct, frozen=True, kw_only=True):
     """What one call cost, priced from a price table (the Cost layer sets it).
 
     Amounts are Decimals in `currency`. `total` is None when the price is unknown (a model
@@ -641,7 +641,7 @@ class CompletionResponse(msgspec.Struct, frozen=True, kw_only=True):
     reasoning_text: str | None = None
     cache_write_tokens: int | None = None
     cached: bool = False
-    cost: Cost | None = None
+    cost: CallCost | None = None
 
     def __post_init__(self) -> None:
         if self.finish_reason not in _FINISH_REASONS:
