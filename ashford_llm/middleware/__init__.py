@@ -12,6 +12,17 @@ from ashford_llm import _lazy
 from ashford_llm.middleware._base import Middleware, iter_layers
 
 if TYPE_CHECKING:
+    from ashford_llm.middleware.cache import Cache, CacheBackend, MemoryCache
+    from ashford_llm.middleware.cache.redis_cache import RedisCache
+    from ashford_llm.middleware.cost import (
+        Budget,
+        BudgetBackend,
+        BudgetHold,
+        Cost,
+        CostLedger,
+        MemoryBudget,
+    )
+    from ashford_llm.middleware.cost.redis_budget import RedisBudget
     from ashford_llm.middleware.json_validation import JsonValidation
     from ashford_llm.middleware.rate_limit import RateLimit
     from ashford_llm.middleware.rate_limit.limiter import LimiterBackend, RateLimiter, RatePermit
@@ -22,14 +33,25 @@ if TYPE_CHECKING:
     from ashford_llm.middleware.tracing import Tracing
 
 __all__ = [
+    "Budget",
+    "BudgetBackend",
+    "BudgetHold",
+    "Cache",
+    "CacheBackend",
+    "Cost",
+    "CostLedger",
     "JsonValidation",
     "LimiterBackend",
+    "MemoryBudget",
+    "MemoryCache",
     "Middleware",
     "RateLimit",
     "RateLimiter",
     "RatePermit",
     "RecordedCall",
     "Recorder",
+    "RedisBudget",
+    "RedisCache",
     "RedisRateLimiter",
     "Retry",
     "RetryEvent",
@@ -39,13 +61,24 @@ __all__ = [
 ]
 
 _LAZY = {
+    "Budget": "ashford_llm.middleware.cost",
+    "BudgetBackend": "ashford_llm.middleware.cost",
+    "BudgetHold": "ashford_llm.middleware.cost",
+    "Cache": "ashford_llm.middleware.cache",
+    "CacheBackend": "ashford_llm.middleware.cache",
+    "Cost": "ashford_llm.middleware.cost",
+    "CostLedger": "ashford_llm.middleware.cost",
     "JsonValidation": "ashford_llm.middleware.json_validation",
     "LimiterBackend": "ashford_llm.middleware.rate_limit.limiter",
+    "MemoryBudget": "ashford_llm.middleware.cost",
+    "MemoryCache": "ashford_llm.middleware.cache",
     "RateLimit": "ashford_llm.middleware.rate_limit",
     "RateLimiter": "ashford_llm.middleware.rate_limit.limiter",
     "RatePermit": "ashford_llm.middleware.rate_limit.limiter",
     "RecordedCall": "ashford_llm.middleware.recording",
     "Recorder": "ashford_llm.middleware.recording",
+    "RedisBudget": "ashford_llm.middleware.cost.redis_budget",
+    "RedisCache": "ashford_llm.middleware.cache.redis_cache",
     "RedisRateLimiter": "ashford_llm.middleware.rate_limit.redis_limiter",
     "Retry": "ashford_llm.middleware.retry",
     "RetryEvent": "ashford_llm.middleware.retry",
