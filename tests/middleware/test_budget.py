@@ -184,6 +184,16 @@ async def test_settled_spend_uses_the_cost_layers_price_when_it_is_below() -> No
     assert backend.spent("default", window=3600) == usd(to_nanos(response.cost.total))
 
 
+async def test_a_stream_that_fails_before_its_first_event_keeps_its_input_estimate() -> None:
+    clock = Clock()
+    layer, backend = budget([ServerError("down")], Decimal("1"), clock)
+    with pytest.raises(ServerError):
+        async for _ in layer.stream(REQUEST):
+            pass
+    _, input_only = estimate()
+    assert backend.spent("default", window=3600) == usd(to_nanos(input_only))
+
+
 async def test_a_stream_settles_at_its_end() -> None:
     clock = Clock()
     layer, backend = budget([MockStream(chunks=["a ", "b"])], Decimal("1"), clock)
@@ -203,7 +213,7 @@ async def test_a_stream_closed_after_its_first_event_keeps_the_whole_reservation
     assert backend.spent("default", window=3600) == usd(to_nanos(whole))
 
 
-async def test_a_cancelled_call_keeps_its_input_estimate_and_frees_the_rest() -> None:
+async def test_a_cancelled_call_keeps_its_whole_reservation() -> None:
     clock = Clock()
     started = asyncio.Event()
 
@@ -218,8 +228,8 @@ async def test_a_cancelled_call_keeps_its_input_estimate_and_frees_the_rest() ->
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    _, input_only = estimate()
-    assert backend.spent("default", window=3600) == usd(to_nanos(input_only))
+    whole, _ = estimate()
+    assert backend.spent("default", window=3600) == usd(to_nanos(whole))
 
 
 async def test_budget_keys_by_a_function_of_the_request_keep_tenants_apart() -> None:

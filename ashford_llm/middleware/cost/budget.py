@@ -7,10 +7,11 @@ budget, else 4096), priced for the terminal's model by genai-prices. A reservati
 take the key's spend in the current window past `limit` is refused with
 `BudgetExceededError` (fatal; its `retry_after` is the time until the window resets). After
 the call the reservation is settled to the real cost: the response's `cost` when a Cost layer
-below priced it, else priced here. A failed call keeps its input estimate charged (the vendor
-may bill it) and a stream closed after its first event keeps the whole reservation (the
-output it made was billed, its count unknown). An answer whose price is unknown keeps the
-reservation.
+below priced it, else priced here. A call that fails with an LLMError before any output keeps
+its input estimate charged (the vendor may bill it); one that is cancelled (a Timeout above,
+the caller) or a stream closed or failed after its first event keeps the whole reservation
+(the vendor may have billed all of it; the real count is unknown). An answer whose price is
+unknown keeps the reservation too.
 
 Windows are fixed and aligned to the clock's epoch (a `window=86400` budget resets at
 midnight UTC), so every process agrees on them. Spend is counted in integer nano-USD.
@@ -29,7 +30,7 @@ from typing import Protocol, runtime_checkable
 
 import msgspec
 
-from ashford_llm.errors import BudgetExceededError
+from ashford_llm.errors import BudgetExceededError, LLMError
 from ashford_llm.middleware._base import Middleware, check_seconds, format_option
 from ashford_llm.middleware.cost.prices import NANO, price, price_response, to_nanos
 from ashford_llm.middleware.rate_limit import estimate_input_tokens
@@ -189,8 +190,11 @@ class Budget(Middleware):
         hold, input_nanos = await self._reserve(request)
         try:
             response = await self.inner.complete(request)
-        except BaseException:
+        except LLMError:
             await self.backend.settle(hold, input_nanos)
+            raise
+        except BaseException:
+            await self.backend.settle(hold, hold.amount)
             raise
         await self.backend.settle(hold, self._real_nanos(response, hold))
         return response
@@ -198,15 +202,19 @@ class Budget(Middleware):
     async def stream(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:
         """Reserves, streams, and settles at StreamEnd (or keeps the charge described above)."""
         hold, input_nanos = await self._reserve(request)
-        charge = input_nanos  # until the first event: nothing was generated yet
+        charge = hold.amount  # unless the stream ends, or fails before its first event
+        started = False
         events = self.inner.stream(request)
         try:
             async for event in events:
+                started = True
                 if isinstance(event, StreamEnd):
                     charge = self._real_nanos(event.response, hold)
-                else:
-                    charge = max(charge, hold.amount)
                 yield event
+        except LLMError:
+            if not started:
+                charge = input_nanos
+            raise
         finally:
             try:
                 await events.aclose()
