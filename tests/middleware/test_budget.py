@@ -283,5 +283,5 @@ def test_budget_rejects_bad_options_and_unpriceable_models_when_built() -> None:
     with pytest.raises(ValueError, match="cannot price"):
         Budget(MockProvider([]), limit=1, window=60)
     assert repr(Budget(provider, limit="5", window=86400, key="jobs")).startswith(
-        "Budget(limit=Decimal('5'), window=86400, key='jobs') -> "
+        "Budget(limit=5, window=86400, key='jobs') -> "
     )

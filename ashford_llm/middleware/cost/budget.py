@@ -257,12 +257,9 @@ class Budget(Middleware):
         return hold.amount if cost.total is None else to_nanos(cost.total)
 
     def describe(self) -> str:
-        """Returns this layer alone, e.g. `Budget(limit=Decimal('5'), window=86400)`."""
+        """Returns this layer alone, e.g. `Budget(limit=5, window=86400, key='default')`."""
         key = self.key if isinstance(self.key, str) else getattr(self.key, "__name__", "key")
-        return (
-            f"Budget(limit={format_option(self.limit)}, window={format_option(self.window)}, "
-            f"key={key!r})"
-        )
+        return f"Budget(limit={self.limit}, window={format_option(self.window)}, key={key!r})"
 
 
 def _usd(option: str, value: Decimal | str | float) -> Decimal:
