@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import aclosing
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -178,7 +179,9 @@ async def test_an_abandoned_stream_is_not_stored() -> None:
 
 
 async def test_parsed_is_not_stored_and_cost_is_kept() -> None:
-    cost = CallCost(total=None, unknown_reason="test")
+    cost = CallCost(
+        total=Decimal("0.00001605"), input=Decimal("4.65E-6"), output=Decimal("0.0000114")
+    )
     answer = CompletionResponse(
         content='{"label": "billing"}', model="m", input_tokens=1, output_tokens=1,
         latency_ms=1.0, finish_reason="stop", provider="mock", cost=cost,

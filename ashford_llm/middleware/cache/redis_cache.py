@@ -63,7 +63,7 @@ class RedisCache(AsyncCloseable):
         self.namespace = namespace
         self.timeout = timeout
         self.recheck_interval = recheck_interval
-        self._client, self._owns_client = _connect(url, client, timeout)
+        self._client, self._owns_client = _connect(url, client, timeout, owner="RedisCache")
         self._errors = _redis_errors()
         self._down = False
         self._next_check = 0.0

@@ -79,7 +79,7 @@ class RedisBudget(AsyncCloseable):
             raise TypeError(f"url must be a string, got {type(url).__name__}")
         check_positive("timeout", timeout, integer=False)
         self.timeout = timeout
-        self._client, self._owns_client = _connect(url, client, timeout)
+        self._client, self._owns_client = _connect(url, client, timeout, owner="RedisBudget")
         self._reserve_script = self._client.register_script(_RESERVE_LUA)
         self._settle_script = self._client.register_script(_SETTLE_LUA)
         self._errors = _redis_errors()
