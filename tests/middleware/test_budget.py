@@ -285,3 +285,29 @@ def test_budget_rejects_bad_options_and_unpriceable_models_when_built() -> None:
     assert repr(Budget(provider, limit="5", window=86400, key="jobs")).startswith(
         "Budget(limit=5, window=86400, key='jobs') -> "
     )
+
+
+async def test_a_settlement_after_its_window_ended_leaves_the_new_window_alone() -> None:
+    clock = Clock(now=3600 * 1000 + 3599.5)
+    backend = MemoryBudget(clock=clock)
+    hold = await backend.reserve("k", 500, limit=1_000, window=3600)
+    clock.now += 1.0  # the call ends in the next window
+    second = await backend.reserve("k", 300, limit=1_000, window=3600)
+    await backend.settle(hold, 100)
+    assert (second.spent, backend.spent("k", window=3600)) == (0, usd(300))
+
+
+async def test_a_key_function_returning_no_key_fails_clearly() -> None:
+    layer = Budget(MockProvider(["x"], info=INFO), limit=1, window=60, key=lambda request: "")
+    with pytest.raises(ValueError, match="non-empty string"):
+        await layer.complete(REQUEST)
+
+
+async def test_batch_budgets_reserve_and_settle_at_the_batch_price() -> None:
+    clock = Clock()
+    layer, backend = budget([answer(1000, 1000)], Decimal("1"), clock, batch=True)
+    await layer.complete(REQUEST)
+    batch = price_response(answer(1000, 1000), INFO, batch=True)
+    assert batch.total is not None
+    assert batch.total < real(answer(1000, 1000))
+    assert backend.spent("default", window=3600) == usd(to_nanos(batch.total))
