@@ -31,6 +31,7 @@ from ashford_llm.protocol import LLMProvider, ProviderInfo
 from ashford_llm.providers.registry import known_providers, provider_class, provider_from_config
 from ashford_llm.types import (
     CachePoint,
+    CallCost,
     ChatMessage,
     CompletionRequest,
     CompletionResponse,
@@ -76,6 +77,7 @@ __all__ = [
     "BatchItemNotRunError",
     "BudgetExceededError",
     "CachePoint",
+    "CallCost",
     "ChatMessage",
     "CircuitOpenError",
     "ClientBuilder",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, TypeAlias
 
@@ -23,6 +24,7 @@ import msgspec
 
 __all__ = [
     "CachePoint",
+    "CallCost",
     "ChatMessage",
     "CompletionRequest",
     "CompletionResponse",
@@ -585,6 +587,29 @@ def _number_within(value: Any, low: float, high: float) -> bool:
     )
 
 
+class CallCost(msgspec.Struct, frozen=True, kw_only=True):
+    """What one call cost, priced from a price table (the Cost layer sets it).
+
+    Amounts are Decimals in `currency`. `total` is None when the price is unknown (a model
+    or provider the table lacks, or a batch price it does not list): `unknown_reason` then
+    says why, and an unknown cost is never reported as 0. `input` covers every input token
+    (cache reads and writes at their own prices), `output` every output token (reasoning
+    included). `batch` says the batch price was applied.
+    """
+
+    total: Decimal | None
+    input: Decimal | None = None
+    output: Decimal | None = None
+    currency: str = "USD"
+    batch: bool = False
+    unknown_reason: str | None = None
+
+    @property
+    def known(self) -> bool:
+        """True when the call was priced."""
+        return self.total is not None
+
+
 class CompletionResponse(msgspec.Struct, frozen=True, kw_only=True):
     """A finished answer, normalised across vendors.
 
@@ -595,7 +620,8 @@ class CompletionResponse(msgspec.Struct, frozen=True, kw_only=True):
     `parts`: the other is derived. `input_tokens` counts every input token, cache reads and
     writes included (`cached_input_tokens` and `cache_write_tokens` say how many of them);
     `output_tokens` every generated token, reasoning included. `attempts` is set by Retry;
-    `parsed` by JsonValidation. `batch` is True for an answer collected from a vendor's
+    `parsed` by JsonValidation; `cached` by Cache (True: served from the cache, no vendor
+    call); `cost` by the Cost layer. `batch` is True for an answer collected from a vendor's
     batch API (`ashford_llm.batch`), which the vendors bill at half the standard price.
     """
 
@@ -616,6 +642,8 @@ class CompletionResponse(msgspec.Struct, frozen=True, kw_only=True):
     reasoning_text: str | None = None
     cache_write_tokens: int | None = None
     batch: bool = False
+    cached: bool = False
+    cost: CallCost | None = None
 
     def __post_init__(self) -> None:
         if self.finish_reason not in _FINISH_REASONS:

@@ -251,6 +251,54 @@ def recommended_stack(provider: Any) -> Any:
     )
 
 
+class _NeverStore:
+    """A cache backend that keeps nothing, so every call takes Cache's miss path."""
+
+    async def get(self, key: str) -> bytes | None:
+        return None
+
+    async def set(self, key: str, value: bytes, *, ttl: float | None) -> None:
+        return None
+
+
+def full_stack(provider: Any, *, cache_hits: bool) -> Any:
+    """Builds the recommended stack with Cache, Budget and Cost (docs/middleware.md's order).
+
+    With `cache_hits` the cache is a MemoryCache, so every call after the first is a hit;
+    otherwise it stores nothing and every call is a miss that runs the whole stack.
+    """
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    from ashford_llm import ClientBuilder
+    from ashford_llm.middleware import (
+        Budget,
+        Cache,
+        Cost,
+        JsonValidation,
+        MemoryCache,
+        RateLimit,
+        Retry,
+        Timeout,
+        Tracing,
+    )
+
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(_DropExporter()))  # type: ignore[arg-type]
+    return (
+        ClientBuilder()
+        .use(Tracing, tracer_provider=tracer_provider)
+        .use(Cache, backend=MemoryCache() if cache_hits else _NeverStore())
+        .use(Retry)
+        .use(RateLimit, requests_per_minute=60_000_000)
+        .use(Timeout, total=30)
+        .use(JsonValidation)
+        .use(Budget, limit=1_000_000, window=86400)
+        .use(Cost)
+        .build(provider)
+    )
+
+
 class Ashford:
     """An ashford_llm provider or stack."""
 
@@ -321,6 +369,16 @@ def ashford(base_url: str | None) -> BenchClient:
 def ashford_stack(base_url: str | None) -> BenchClient:
     """OpenAIProvider under the recommended five-layer stack."""
     return Ashford(recommended_stack(_openai_provider(base_url)))
+
+
+def ashford_full_stack_miss(base_url: str | None) -> BenchClient:
+    """OpenAIProvider under the recommended stack with Cache (always missing), Budget, Cost."""
+    return Ashford(full_stack(_openai_provider(base_url), cache_hits=False))
+
+
+def ashford_full_stack_hit(base_url: str | None) -> BenchClient:
+    """The same stack answering every call from its cache (no provider call)."""
+    return Ashford(full_stack(_openai_provider(base_url), cache_hits=True))
 
 
 def ashford_aiohttp(base_url: str | None) -> BenchClient:
@@ -510,6 +568,8 @@ CLIENTS: dict[str, tuple[Callable[[str | None], BenchClient], str, bool]] = {
         False,
     ),
     "ashford stack": (ashford_stack, "", False),
+    "ashford full stack, cache miss": (ashford_full_stack_miss, "", False),
+    "ashford full stack, cache hit": (ashford_full_stack_hit, "", False),
     "ashford bare, aiohttp": (ashford_aiohttp, "import httpx_aiohttp", True),
     "ashford stack, aiohttp": (ashford_aiohttp_stack, "", True),
     "openai SDK": (OpenAISDK, "import openai", True),

@@ -229,11 +229,30 @@ def _ratio3(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}x"
 
 
-def instruction_ratio(client: str, stream: bool = False) -> Callable[[Results], str]:
+def instructions_layers(load: Results) -> str:
+    """Instructions per call of the recommended stack with and without Cache, Budget, Cost."""
+    result = load("instructions_layers.json")
+    lines = ["| client | instructions per call | / floor |", "|---|---|---|"]
+    for row in result["rows"]:
+        ratio = _ratio3(row["ratio_to_floor"])
+        lines.append(f"| {row['client']} | {row['instructions']:,.0f} | {ratio} |")
+    meta = result["meta"]
+    parameters = meta["parameters"]
+    lines += [
+        "",
+        f"Per call: {parameters['calls']} against {parameters['low_calls']} calls "
+        f"(`{meta['command']}`, {meta['date']}).",
+    ]
+    return "\n".join(lines)
+
+
+def instruction_ratio(
+    client: str, stream: bool = False, file: str | None = None
+) -> Callable[[Results], str]:
     """One client's instruction ratio to its floor, for a sentence."""
 
     def render(load: Results) -> str:
-        name = "instructions_stream.json" if stream else "instructions.json"
+        name = file or ("instructions_stream.json" if stream else "instructions.json")
         found = _optional(load, name) if stream else load(name)
         if found is None:
             return "not measured"
@@ -494,6 +513,14 @@ RENDERERS: dict[str, Callable[[Results], str]] = {
     "instr-bare": instruction_ratio("ashford bare"),
     "instr-anthropic": instruction_ratio("ashford anthropic"),
     "instr-stack": instruction_ratio("ashford stack"),
+    "instructions-layers": instructions_layers,
+    "layers-stack": instruction_ratio("ashford stack", file="instructions_layers.json"),
+    "layers-miss": instruction_ratio(
+        "ashford full stack, cache miss", file="instructions_layers.json"
+    ),
+    "layers-hit": instruction_ratio(
+        "ashford full stack, cache hit", file="instructions_layers.json"
+    ),
     "instr-stream-bare": instruction_ratio("ashford bare", stream=True),
     "instr-stream-anthropic": instruction_ratio("ashford anthropic", stream=True),
     "import-time": import_time,

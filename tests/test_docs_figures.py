@@ -27,6 +27,7 @@ REQUIRED = {
         "run-tables",
         "run-peers",
         "instructions",
+        "instructions-layers",
         "pool-limits",
         "import-time",
     },

@@ -32,6 +32,9 @@ CIRCUIT_STATE: Final = "ashford.circuit.state"
 CIRCUIT_TRANSITIONS: Final = "ashford.circuit.transitions"
 CIRCUIT_TRANSITIONS_UNIT: Final = "{transition}"
 CIRCUIT_TRANSITIONS_DESCRIPTION: Final = "Circuit breaker state changes, by the state entered"
+CACHE_HIT: Final = "ashford.cache.hit"
+COST_BATCH: Final = "ashford.cost.batch"
+COST_USD: Final = "ashford.cost.usd"
 
 # Span and metric attributes (GenAI client inference span).
 OPERATION_NAME: Final = "gen_ai.operation.name"
@@ -124,3 +127,14 @@ DURATION_BUCKETS: Final = (
 TOKEN_BUCKETS: Final = (
     1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
 )  # fmt: skip
+
+# Metrics of the Cache and Cost layers (ours: the GenAI conventions define neither).
+CACHE_LOOKUPS: Final = "ashford.cache.lookups"
+CACHE_LOOKUPS_UNIT: Final = "{lookup}"
+CACHE_LOOKUPS_DESCRIPTION: Final = "Cache lookups, by whether they hit (ashford.cache.hit)"
+COST: Final = "ashford.client.cost"
+COST_UNIT: Final = "USD"
+COST_DESCRIPTION: Final = "What GenAI calls cost, priced from genai-prices"
+COST_UNKNOWN: Final = "ashford.client.cost.unknown"
+COST_UNKNOWN_UNIT: Final = "{call}"
+COST_UNKNOWN_DESCRIPTION: Final = "GenAI calls whose price is unknown (not in the price table)"

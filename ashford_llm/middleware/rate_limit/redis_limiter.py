@@ -322,8 +322,10 @@ def _bucket(per_minute: float | None) -> tuple[float, float]:
     return (0.0, 0.0) if per_minute is None else (per_minute / 60, float(per_minute))
 
 
-def _connect(url: str | None, client: Redis | None, timeout: float) -> tuple[Redis, bool]:
-    """Returns the client to use and whether this limiter owns it, importing redis lazily."""
+def _connect(
+    url: str | None, client: Redis | None, timeout: float, *, owner: str = "RedisRateLimiter"
+) -> tuple[Redis, bool]:
+    """Returns the client to use and whether `owner` owns it, importing redis lazily."""
     if client is not None:
         return client, False
     try:
@@ -332,7 +334,7 @@ def _connect(url: str | None, client: Redis | None, timeout: float) -> tuple[Red
         from redis.backoff import NoBackoff
     except ImportError as exc:
         raise ImportError(
-            "RedisRateLimiter needs the redis package: pip install 'ashford-llm[redis]'"
+            f"{owner} needs the redis package: pip install 'ashford-llm[redis]'"
         ) from exc
     assert url is not None
     # One immediate retry replaces a connection a Redis restart left stale; no backoff, since
