@@ -12,6 +12,8 @@ from ashford_llm import _lazy
 from ashford_llm.middleware._base import Middleware, iter_layers
 
 if TYPE_CHECKING:
+    from ashford_llm.middleware.cache import Cache, CacheBackend, MemoryCache
+    from ashford_llm.middleware.cache.redis_cache import RedisCache
     from ashford_llm.middleware.circuit_breaker import (
         CircuitBackend,
         CircuitBreaker,
@@ -19,9 +21,6 @@ if TYPE_CHECKING:
         MemoryCircuitBackend,
     )
     from ashford_llm.middleware.circuit_breaker.redis_backend import RedisCircuitBackend
-    from ashford_llm.middleware.fallback import Fallback, FallbackEvent
-    from ashford_llm.middleware.cache import Cache, CacheBackend, MemoryCache
-    from ashford_llm.middleware.cache.redis_cache import RedisCache
     from ashford_llm.middleware.cost import (
         Budget,
         BudgetBackend,
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
         MemoryBudget,
     )
     from ashford_llm.middleware.cost.redis_budget import RedisBudget
+    from ashford_llm.middleware.fallback import Fallback, FallbackEvent
     from ashford_llm.middleware.json_validation import JsonValidation
     from ashford_llm.middleware.rate_limit import RateLimit
     from ashford_llm.middleware.rate_limit.limiter import LimiterBackend, RateLimiter, RatePermit
@@ -65,9 +65,9 @@ __all__ = [
     "RatePermit",
     "RecordedCall",
     "Recorder",
-    "RedisCircuitBackend",
     "RedisBudget",
     "RedisCache",
+    "RedisCircuitBackend",
     "RedisRateLimiter",
     "Retry",
     "RetryEvent",
