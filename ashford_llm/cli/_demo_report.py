@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
     from rich.console import Console
 
+    from ashford_llm.middleware import CostLedger
     from ashford_llm.testing.fake_server import Outage, ServerStats
     from ashford_llm.testing.fake_server.evidence import CallTrace
 
@@ -138,9 +139,20 @@ def _outage(outages: Sequence[Outage], stats: ServerStats, results: Sequence[Cal
 
 
 def _answered_by(successes: Sequence[CallResult]) -> str:
-    """Counts the answers per provider (the cost per provider will join this line)."""
+    """Counts the answers per provider."""
     answers = Counter(r.answered_by or r.provider for r in successes)
     return ", ".join(f"{provider} {count}" for provider, count in sorted(answers.items()))
+
+
+def _cost(ledger: CostLedger | None) -> str:
+    """What the vendors billed per provider (every answer, retried attempts' included)."""
+    if ledger is None:
+        return "not priced"
+    spend = ", ".join(
+        f"{provider} ${amount:.6f}" for provider, amount in sorted(ledger.by_provider().items())
+    )
+    unknown = sum(ledger.unknown_calls().values())
+    return f"${ledger.total:.6f} ({spend or 'nothing billed'}); {unknown} answers of unknown price"
 
 
 def _requests(stats: ServerStats, results: Sequence[CallResult]) -> str:
@@ -157,6 +169,7 @@ def print_report(
     spans: Sequence[ReadableSpan],
     elapsed_s: float,
     outages: Sequence[Outage] = (),
+    ledger: CostLedger | None = None,
 ) -> None:
     """Prints the per-call table and the summary."""
     from rich.table import Table
@@ -229,6 +242,7 @@ def print_report(
         ("circuits", _circuits(spans)),
         ("outage", _outage(outages, stats, results)),
         ("answered by", _answered_by(successes)),
+        ("cost", _cost(ledger)),
         ("server requests", _requests(stats, results)),
         (
             "latency",

@@ -43,6 +43,8 @@ from ashford_llm.config import ModelConfig
 from ashford_llm.errors import CircuitOpenError, LLMError
 from ashford_llm.middleware import (
     CircuitBreaker,
+    Cost,
+    CostLedger,
     JsonValidation,
     MemoryCircuitBackend,
     RateLimit,
@@ -171,6 +173,7 @@ def build_stack(
     tracer_provider: TracerProvider,
     meter_provider: MeterProvider,
     circuits: MemoryCircuitBackend,
+    ledger: CostLedger,
     *,
     http_client: httpx.AsyncClient,
     provider_factory: ProviderFactory = provider_from_config,
@@ -216,6 +219,7 @@ def build_stack(
         .use(RateLimit, requests_per_minute=1200, max_concurrency=4)
         .use(Timeout, total=5.0, first_token=2.0, idle=0.5)
         .use(JsonValidation, schema=EmailLabel)
+        .use(Cost, ledger=ledger, meter_provider=meter_provider)  # every billed answer priced
     )
     return builder.build(terminal(vendor, model))
 
@@ -393,6 +397,7 @@ async def run(
         outages=outages,
     )
     circuits = MemoryCircuitBackend()  # one circuit per provider and model, for every stack
+    ledger = CostLedger()  # what the vendors billed, per provider, over every stack
     started = time.perf_counter()
     http_client = httpx.AsyncClient(
         event_hooks={"request": [tag_attempt]}, limits=DEFAULT_LIMITS, timeout=DEFAULT_TIMEOUT
@@ -406,6 +411,7 @@ async def run(
                 tracer_provider,
                 meter_provider,
                 circuits,
+                ledger,
                 http_client=http_client,
                 provider_factory=provider_factory,
                 model=model,
@@ -437,5 +443,5 @@ async def run(
     meter_provider.shutdown()
     stats = server.stats
     judge(results, stats)
-    print_report(console, results, stats, spans.get_finished_spans(), elapsed, outages)
+    print_report(console, results, stats, spans.get_finished_spans(), elapsed, outages, ledger)
     return 1 if any(result.unexpected for result in results) else 0

@@ -1,3 +1,4 @@
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -36,6 +37,12 @@ def test_demo_with_no_faults_needs_no_retries(capsys: pytest.CaptureFixture[str]
     assert "server requests  9 = attempts sent 9 (and 0 refused by an open circuit)" in out
     assert "every circuit stayed closed" in out
     assert "fallbacks        0 calls" in out
+    # Each vendor's three answers are priced from genai-prices; none is of unknown price.
+    cost = next(line for line in out.splitlines() if line.startswith("cost"))
+    spend = dict(re.findall(r"(\w+) \$(\d+\.\d+)", cost))
+    assert set(spend) == {"anthropic", "google", "openai"}
+    assert all(float(amount) > 0 for amount in spend.values())
+    assert "0 answers of unknown price" in cost
 
 
 def wrong_label(request: fake_server.AnswerRequest) -> str:
