@@ -72,6 +72,7 @@ class WorkersReport(msgspec.Struct, kw_only=True):
     duplicate_answers: int = 0
     redelivered: int = 0
     killed: int = 0
+    cut: list[str] = msgspec.field(default_factory=list)
     retries: dict[str, int] = msgspec.field(default_factory=dict)
     requests: int = 0
     peak_rpm: dict[str, int] = msgspec.field(default_factory=dict)
@@ -187,7 +188,7 @@ async def collect_run(
     )
     with redis_server() as redis_url, tempfile.TemporaryDirectory() as logs:
         async with server.run() as running:
-            killed, failure = await asyncio.to_thread(
+            cut, failure = await asyncio.to_thread(
                 _drive,
                 redis_url=redis_url,
                 server_url=running.url,
@@ -201,7 +202,7 @@ async def collect_run(
             )
         collected = _collect(redis_url, server)
     report = judge(
-        collected, workers=workers, emails=emails, rpm=rpm, retry_after=retry_after, killed=killed
+        collected, workers=workers, emails=emails, rpm=rpm, retry_after=retry_after, cut=cut
     )
     if failure:
         report.problems.insert(0, failure)
@@ -219,8 +220,11 @@ def _drive(
     kill_after: int | None,
     deadline_s: float,
     logs: Path,
-) -> tuple[int, str | None]:
-    """Spends the quotas, queues the inbox, runs the workers until done; returns kills, failure."""
+) -> tuple[list[str], str | None]:
+    """Spends the quotas, queues the inbox, runs the workers until done.
+
+    Returns the calls a kill cut short and why the run stopped early (None: it did not).
+    """
     import redis
 
     from ashford_llm.jobs import _demo_tasks as tasks
@@ -237,14 +241,18 @@ def _drive(
     }
     processes = [_start_worker(number, env, logs) for number in range(workers)]
     store = redis.Redis.from_url(redis_url)
-    killed, failure = 0, None
+    cut: list[str] = []
+    failure = None
     try:
         deadline = time.monotonic() + deadline_s
         while (done := int(store.hlen(tasks.RESULTS))) < emails:
-            if kill_after is not None and not killed and done >= kill_after:
-                processes[0].send_signal(signal.SIGKILL)
-                processes[0].wait(timeout=10)
-                killed = 1
+            if kill_after is not None and not cut and done >= kill_after:
+                # Killed only in the middle of a task, so its unacknowledged task must come back.
+                running = store.get(f"{tasks.RUNNING}{processes[0].pid}")
+                if running:
+                    processes[0].send_signal(signal.SIGKILL)
+                    processes[0].wait(timeout=10)
+                    cut.append(running.decode() if isinstance(running, bytes) else running)
             alive = [p for p in processes if p.poll() is None]
             if not alive or time.monotonic() > deadline:
                 failure = f"the run stopped with {done} of {emails} outcomes stored " + (
@@ -265,7 +273,7 @@ def _drive(
         store.close()
     if failure:
         failure += "; worker log tail: " + _log_tail(logs)
-    return killed, failure
+    return cut, failure
 
 
 async def _spend_quotas(redis_url: str, rpm: float) -> None:
@@ -317,14 +325,22 @@ def _collect(redis_url: str, server: Any) -> Collected:
 
 
 def judge(
-    collected: Collected, *, workers: int, emails: int, rpm: float, retry_after: float, killed: int
+    collected: Collected,
+    *,
+    workers: int,
+    emails: int,
+    rpm: float,
+    retry_after: float,
+    cut: list[str] = [],  # noqa: B006 - read only
 ) -> WorkersReport:
     """Checks every property of the module docstring; returns the figures and the problems."""
     from ashford_llm.cli._demo_data import INBOX
     from ashford_llm.jobs._demo_tasks import vendor_of
     from ashford_llm.testing.fake_server.evidence import index_records
 
-    report = WorkersReport(workers=workers, emails=emails, rpm_limit=rpm, killed=killed)
+    report = WorkersReport(
+        workers=workers, emails=emails, rpm_limit=rpm, killed=len(cut), cut=list(cut)
+    )
     problems = report.problems
     runs = collected.executions
     index = index_records(collected.records)
@@ -397,10 +413,18 @@ def _judge_evidence(
             message=run.message,
         )
         report.problems += unexplained(trace, index)
-    orphans = sorted(call for call in index if call not in seen)
-    report.redelivered = len(orphans)
-    if orphans and not report.killed:
-        report.problems.append(f"calls no task run recorded, with no worker killed: {orphans[:5]}")
+    orphans = sorted(call for call in index if call not in seen and call not in report.cut)
+    if orphans:
+        report.problems.append(f"calls the server saw that no task run recorded: {orphans[:5]}")
+    for call in report.cut:
+        if call in seen:
+            report.problems.append(f"call {call}: recorded, though its worker was killed in it")
+        email, retries = (int(part) for part in call.split(".")[:2])
+        again = [run for run in runs if run.email == email and run.retries == retries]
+        if not any(run.stored is not None for run in again):
+            report.problems.append(f"e-mail {email}: its task, cut by the kill, never ran again")
+        else:
+            report.redelivered += 1
 
 
 def _judge_retries(
@@ -469,7 +493,8 @@ def print_report(report: WorkersReport) -> None:
     print(
         f"lost 0 of {report.emails} and duplicated 0 unless named below; "
         f"{report.duplicate_answers} redelivered answers kept out by HSETNX; "
-        f"{report.killed} worker(s) killed, {report.redelivered} calls cut by a kill"
+        f"{report.killed} worker(s) killed mid-task, {report.redelivered} cut task(s) "
+        "delivered again and finished"
     )
     print(
         "retries scheduled: "

@@ -36,7 +36,16 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("the workers demo needs Celery: pip install 'ashford-llm[celery]'") from exc
 
-__all__ = ["EXECUTIONS", "RESULTS", "VENDORS", "Execution", "app", "configure", "vendor_of"]
+__all__ = [
+    "EXECUTIONS",
+    "RESULTS",
+    "RUNNING",
+    "VENDORS",
+    "Execution",
+    "app",
+    "configure",
+    "vendor_of",
+]
 
 T = TypeVar("T")
 
@@ -47,6 +56,8 @@ RESULTS = "ashford_demo:results"
 """Redis hash: e-mail id -> its outcome (a label or a dead letter), written once (HSETNX)."""
 EXECUTIONS = "ashford_demo:executions"
 """Redis list: one `Execution` per run of the task, in the order they ended."""
+RUNNING = "ashford_demo:running:"
+"""Prefixed to a worker's PID: the call it is running now (gone between tasks)."""
 
 
 class Execution(msgspec.Struct, kw_only=True):
@@ -198,7 +209,9 @@ class DemoTask(LLMTask):
             execution, self.execution = self.execution, None
             if execution is not None:
                 execution.ended = time.time()
-                _this_worker().store.rpush(EXECUTIONS, msgspec.json.encode(execution))
+                store = _this_worker().store
+                store.rpush(EXECUTIONS, msgspec.json.encode(execution))
+                store.delete(f"{RUNNING}{execution.worker}")
 
 
 def _store(execution: Execution, outcome: bytes) -> None:
@@ -230,6 +243,7 @@ def classify(self: DemoTask, email: int) -> None:
         started=time.time(),
         ended=0.0,
     )
+    worker.store.set(f"{RUNNING}{execution.worker}", call_id)
     try:
         label = worker.run(_classify(worker.stacks[vendor], request, call_id, stream=stream))
     except Exception as error:
