@@ -20,6 +20,9 @@ FORBIDDEN = [
     "aiohttp",
     "httpx_aiohttp",
     "google.auth",
+    "celery",
+    "kombu",
+    "billiard",
 ]
 
 PROBE = f"""
@@ -27,6 +30,7 @@ import sys
 import httpx
 before = set(sys.modules)
 import ashford_llm, ashford_llm.providers, ashford_llm.middleware, ashford_llm.testing
+import ashford_llm.jobs
 added = set(sys.modules) - before
 forbidden = {FORBIDDEN!r}
 print(",".join(sorted(m for m in added if any(m == f or m.startswith(f + ".") for f in forbidden))))

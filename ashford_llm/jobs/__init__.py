@@ -6,6 +6,6 @@ reason. It imports no queue. The Celery task base class is in `ashford_llm.jobs.
 (the `celery` extra); arq and Dramatiq use `decide` directly (docs/scaling.md).
 """
 
-from ashford_llm.jobs.decide import Backoff, DelaySource, JobDecision, decide
+from ashford_llm.jobs.decision import Backoff, DelaySource, JobDecision, decide
 
 __all__ = ["Backoff", "DelaySource", "JobDecision", "decide"]

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from ashford_llm.jobs.celery import LLMTask
-from ashford_llm.jobs.decide import Backoff, JobDecision
+from ashford_llm.jobs.decision import Backoff, JobDecision
 
 try:
     from celery import Celery  # type: ignore[import-untyped]

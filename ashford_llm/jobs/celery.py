@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from ashford_llm.jobs.decide import Backoff, JobDecision, decide
+from ashford_llm.jobs.decision import Backoff, JobDecision, decide
 
 try:
     from celery import Celery, Task  # type: ignore[import-untyped]
@@ -75,6 +75,11 @@ class LLMTask(Task):  # type: ignore[misc]  # Celery is untyped
         """Runs the task; turns a failure into a retry or a clean, typed failure."""
         try:
             return super().__call__(*args, **kwargs)
+        except JobFailedError as failed:  # the task's own `self.retry` of a fatal error
+            if failed.decision is not None:
+                self.on_decision(failed.decision, args, kwargs)
+                self.dead_letter(failed.decision, args, kwargs)
+            raise
         except Exception as error:
             if _is_celery_control(error):
                 raise
@@ -98,9 +103,10 @@ class LLMTask(Task):  # type: ignore[misc]  # Celery is untyped
 
     def retry(self, *args: Any, exc: BaseException | None = None, **kwargs: Any) -> Any:
         """Celery's retry, refusing a fatal error (raises JobFailedError instead)."""
-        if exc is not None and not decide(exc, backoff=self.backoff).retry:
+        if exc is not None:
             decision = decide(exc, backoff=self.backoff)
-            raise JobFailedError(decision.reason, decision) from exc
+            if not decision.retry:
+                raise JobFailedError(decision.reason, decision) from exc
         return super().retry(*args, exc=exc, **kwargs)
 
     def on_decision(
