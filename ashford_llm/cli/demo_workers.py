@@ -99,7 +99,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--emails", type=int, default=1000, help="with --workers: e-mails to classify"
     )
     parser.add_argument(
-        "--rpm", type=float, default=600.0, help="with --workers: each vendor's requests/minute"
+        "--rpm", type=float, default=1800.0, help="with --workers: each vendor's requests/minute"
     )
 
 
@@ -226,13 +226,19 @@ def _drive(
     Returns the calls a kill cut short and why the run stopped early (None: it did not).
     """
     import redis
+    from celery import Celery  # type: ignore[import-untyped]
 
     from ashford_llm.jobs import _demo_tasks as tasks
 
     asyncio.run(_spend_quotas(redis_url, rpm))
-    tasks.configure(tasks.app, redis_url=redis_url, visibility_timeout=visibility_timeout)
-    for email in range(1, emails + 1):
-        tasks.classify.apply_async(args=(email,))
+    # A sender of its own per run: an app keeps its broker connections after a reconfigure.
+    sender = Celery("ashford_llm_demo_sender", set_as_current=False)
+    tasks.configure(sender, redis_url=redis_url, visibility_timeout=visibility_timeout)
+    try:
+        for email in range(1, emails + 1):
+            sender.send_task(tasks.classify.name, args=(email,))
+    finally:
+        sender.close()
     env = os.environ | {
         "ASHFORD_JOBS_REDIS": redis_url,
         "ASHFORD_JOBS_SERVER": server_url,
