@@ -161,3 +161,16 @@ def test_decide_rejects_a_bad_attempt_or_policy() -> None:
         decide(ServerError("x"), attempt=0)
     with pytest.raises(TypeError, match="Backoff"):
         decide(ServerError("x"), backoff=3)  # type: ignore[arg-type]
+
+
+def test_the_decide_example_of_docs_scaling_runs() -> None:
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "scaling.md").read_text()
+    start = page.index("```python\nfrom ashford_llm import RateLimitError")
+    block = page[start + len("```python\n") : page.index("```\n", start + 10)]
+    namespace: dict[str, object] = {}
+    exec(compile(block, "docs/scaling.md", "exec"), namespace)
+    assert namespace["decision"] == decide(
+        RateLimitError("Rate limit reached", provider="openai", status=429, retry_after=2.0)
+    )
