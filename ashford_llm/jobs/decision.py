@@ -140,7 +140,9 @@ def decide(
         return JobDecision(
             retry=False, delay=None, reason=f"{name} is fatal: {error}", error=name, **context
         )
-    if error.should_retry is False:
+    # A CircuitBreaker marks its refusal should_retry=False so an in-process Retry does not
+    # wait for it; a job waits out the cooldown instead.
+    if error.should_retry is False and not isinstance(error, CircuitOpenError):
         return JobDecision(
             retry=False,
             delay=None,

@@ -92,6 +92,12 @@ def test_an_open_circuit_waits_out_its_cooldown() -> None:
     assert "cooldown" in decision.reason
 
 
+def test_an_open_circuit_marked_not_to_retry_in_process_still_waits_its_cooldown() -> None:
+    error = CircuitOpenError("open", retry_after=4.0, should_retry=False)
+    decision = decide(error, backoff=NO_JITTER)
+    assert (decision.retry, decision.delay, decision.delay_from) == (True, 4.0, "cooldown")
+
+
 def test_backoff_grows_with_the_attempt_up_to_its_max() -> None:
     delays = [decide(ServerError("x"), attempt=n, backoff=NO_JITTER).delay for n in range(1, 8)]
     assert delays == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
