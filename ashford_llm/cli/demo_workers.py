@@ -55,7 +55,7 @@ _FAULT_MIX = {
     "mid_stream_error": 1,
     "quota_exhausted": 1,
 }
-_WINDOW_S = 60.0
+_RATE_SLACK = 3
 _RETRY_SLACK_S = 0.1
 
 
@@ -76,6 +76,7 @@ class WorkersReport(msgspec.Struct, kw_only=True):
     retries: dict[str, int] = msgspec.field(default_factory=dict)
     requests: int = 0
     peak_rpm: dict[str, int] = msgspec.field(default_factory=dict)
+    peak_per_60s: dict[str, int] = msgspec.field(default_factory=dict)
     rpm_limit: float = 0.0
     problems: list[str] = msgspec.field(default_factory=list)
 
@@ -87,6 +88,7 @@ class Collected(msgspec.Struct, kw_only=True):
     executions: list[Execution]
     records: list[ServedRecord]
     arrivals: dict[str, float]  # x-ashford-attempt value -> when the server received it
+    spent_at: float = 0.0  # when the quotas were spent in full, before the first task
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -99,7 +101,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--emails", type=int, default=1000, help="with --workers: e-mails to classify"
     )
     parser.add_argument(
-        "--rpm", type=float, default=1800.0, help="with --workers: each vendor's requests/minute"
+        "--rpm", type=float, default=1200.0, help="with --workers: each vendor's requests/minute"
     )
 
 
@@ -188,7 +190,7 @@ async def collect_run(
     )
     with redis_server() as redis_url, tempfile.TemporaryDirectory() as logs:
         async with server.run() as running:
-            cut, failure = await asyncio.to_thread(
+            cut, failure, spent_at = await asyncio.to_thread(
                 _drive,
                 redis_url=redis_url,
                 server_url=running.url,
@@ -201,6 +203,7 @@ async def collect_run(
                 logs=Path(logs),
             )
         collected = _collect(redis_url, server)
+        collected.spent_at = spent_at
     report = judge(
         collected, workers=workers, emails=emails, rpm=rpm, retry_after=retry_after, cut=cut
     )
@@ -220,10 +223,11 @@ def _drive(
     kill_after: int | None,
     deadline_s: float,
     logs: Path,
-) -> tuple[list[str], str | None]:
+) -> tuple[list[str], str | None, float]:
     """Spends the quotas, queues the inbox, runs the workers until done.
 
-    Returns the calls a kill cut short and why the run stopped early (None: it did not).
+    Returns the calls a kill cut short, why the run stopped early (None: it did not), and
+    when the quotas were spent.
     """
     import redis
     from celery import Celery  # type: ignore[import-untyped]
@@ -231,6 +235,7 @@ def _drive(
     from ashford_llm.jobs import _demo_tasks as tasks
 
     asyncio.run(_spend_quotas(redis_url, rpm))
+    spent_at = time.time()
     # A sender of its own per run: an app keeps its broker connections after a reconfigure.
     sender = Celery("ashford_llm_demo_sender", set_as_current=False)
     tasks.configure(sender, redis_url=redis_url, visibility_timeout=visibility_timeout)
@@ -279,7 +284,7 @@ def _drive(
         store.close()
     if failure:
         failure += "; worker log tail: " + _log_tail(logs)
-    return cut, failure
+    return cut, failure, spent_at
 
 
 async def _spend_quotas(redis_url: str, rpm: float) -> None:
@@ -463,26 +468,52 @@ def _judge_retries(
 
 
 def _judge_rates(report: WorkersReport, collected: Collected, vendor_of: Any) -> None:
-    """Each vendor's requests in any 60 s window at the server must stay within the quota."""
+    """Each vendor's requests, as they arrived at the server, must fit the shared quota.
+
+    The quota is a bucket holding one minute's budget and draining at the per-minute rate,
+    and the run starts with it full (spent), so the arrivals are replayed into such a bucket:
+    it must never hold more than the budget (give or take `_RATE_SLACK` requests, for the
+    time between a reservation in Redis and the request's arrival). Within a minute this is
+    stricter than counting requests per 60 s window, which the report also shows, with the
+    peak over 10 s windows as a rate per minute. The bucket is taken as full from the moment
+    the quotas were spent.
+    """
     times: dict[str, list[float]] = {}
     for record in collected.records:
         at = collected.arrivals.get(record.attempt or "")
         if at is not None:
             vendor = "google" if record.vendor in ("gemini", "google") else record.vendor
             times.setdefault(vendor, []).append(at)
+    budget, rate = report.rpm_limit, report.rpm_limit / 60.0
     for vendor, arrivals in sorted(times.items()):
         arrivals.sort()
-        peak, start = 0, 0
-        for end, at in enumerate(arrivals):
-            while at - arrivals[start] >= _WINDOW_S:
-                start += 1
-            peak = max(peak, end - start + 1)
-        report.peak_rpm[vendor] = peak
-        if peak > report.rpm_limit + 1:
+        report.peak_per_60s[vendor] = _peak(arrivals, 60.0)
+        report.peak_rpm[vendor] = _peak(arrivals, 10.0) * 6
+        level, last, fullest = budget, collected.spent_at or arrivals[0], 0.0
+        for at in arrivals:
+            level = max(0.0, level - (at - last) * rate) + 1
+            last = at
+            fullest = max(fullest, level)
+        if fullest > budget + max(_RATE_SLACK, budget * 0.01):
             report.problems.append(
-                f"{vendor}: {peak} requests within 60 s at the server, over the shared "
-                f"quota of {report.rpm_limit:g}/min"
+                f"{vendor}: the requests at the server overfill the shared quota's bucket "
+                f"({fullest:.0f} of {budget:g}): over {budget:g}/min"
             )
+        if report.peak_per_60s[vendor] > budget + _RATE_SLACK:
+            report.problems.append(
+                f"{vendor}: {report.peak_per_60s[vendor]} requests within 60 s at the server, "
+                f"over the shared quota of {budget:g}/min"
+            )
+
+
+def _peak(arrivals: list[float], window: float) -> int:
+    """The most arrivals (sorted times) within any `window` seconds."""
+    peak, start = 0, 0
+    for end, at in enumerate(arrivals):
+        while at - arrivals[start] >= window:
+            start += 1
+        peak = max(peak, end - start + 1)
+    return peak
 
 
 def print_report(report: WorkersReport) -> None:
@@ -507,9 +538,11 @@ def print_report(report: WorkersReport) -> None:
         + (", ".join(f"{k} x{v}" for k, v in sorted(report.retries.items())) or "none")
     )
     print(
-        f"peak requests in any 60 s at the server (quota {report.rpm_limit:g}/min per vendor, "
-        "shared by every worker): "
-        + ", ".join(f"{vendor} {peak}" for vendor, peak in report.peak_rpm.items())
+        f"vendor quota {report.rpm_limit:g}/min each, shared by every worker through Redis; "
+        "measured at the fake server: peak rate over 10 s windows "
+        + ", ".join(f"{vendor} {rpm}/min" for vendor, rpm in report.peak_rpm.items())
+        + "; most in any 60 s "
+        + ", ".join(f"{vendor} {n}" for vendor, n in report.peak_per_60s.items())
     )
     for problem in report.problems[:40]:
         print(f"PROBLEM: {problem}")

@@ -64,8 +64,9 @@ def test_two_workers_hold_every_property(fleet: tuple[WorkersReport, Collected])
     assert len({run.worker for run in collected.executions}) == 2
     assert report.retries.get("retry_after", 0) > 0
     assert report.retries.get("backoff", 0) > 0
-    assert set(report.peak_rpm) == {"openai", "anthropic", "google"}
-    assert all(0 < peak <= RPM for peak in report.peak_rpm.values())
+    assert set(report.peak_per_60s) == {"openai", "anthropic", "google"}
+    assert all(0 < peak <= RPM for peak in report.peak_per_60s.values())
+    assert all(peak > 0 for peak in report.peak_rpm.values())
 
 
 def test_a_killed_worker_loses_and_doubles_nothing(fleet: tuple[WorkersReport, Collected]) -> None:
@@ -108,6 +109,15 @@ def test_the_judge_names_a_limit_exceeded(fleet: tuple[WorkersReport, Collected]
     report, collected = fleet
     problems = _rejudge(collected, report.cut, rpm=10).problems
     assert any("over the shared quota of 10/min" in p for p in problems)
+
+
+def test_the_judge_names_a_burst_over_the_rate_within_a_minute(
+    fleet: tuple[WorkersReport, Collected],
+) -> None:
+    report, collected = fleet
+    problems = _rejudge(collected, report.cut, rpm=60).problems
+    assert any("overfill the shared quota's bucket" in p for p in problems)
+    assert not any("within 60 s" in p for p in problems)
 
 
 def test_the_judge_names_a_429_not_waiting_the_retry_after(
