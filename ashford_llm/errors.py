@@ -62,12 +62,16 @@ __all__ = [
     "redact",
 ]
 
-# Shapes of the vendors' keys (sk-..., sk-ant-..., AIza...), of Google OAuth access tokens
-# (ya29....), of bearer headers, and of a key
-# a vendor echoes masked, start and tail around asterisks (OpenAI's 401: "sk-proj-*****Ab1c");
-# matched from the start of a run only, without backtracking, so long texts stay linear.
+# Shapes of the vendors' keys (sk-..., sk-ant-..., AIza..., Bedrock's ABSK... and
+# bedrock-api-key-..., AWS access key ids), of Google OAuth access tokens (ya29....), of bearer
+# headers, and of a key a vendor echoes masked, start and tail around asterisks (OpenAI's 401:
+# "sk-proj-*****Ab1c"); matched from the start of a run only, without backtracking, so long
+# texts stay linear.
 _SECRET_PATTERNS = re.compile(
-    r"(\bsk-[A-Za-z0-9_\-]{8,}|\bAIza[0-9A-Za-z_\-]{20,}|\bya29\.[A-Za-z0-9_\-]{16,}|(?i:bearer)\s+[A-Za-z0-9._\-]{8,}"
+    r"(\bsk-[A-Za-z0-9_\-]{8,}|\bAIza[0-9A-Za-z_\-]{20,}|(?i:bearer)\s+[A-Za-z0-9._\-]{8,}"
+    r"|\bya29\.[A-Za-z0-9_\-]{16,}"
+    r"|\bABSK[A-Za-z0-9+/=]{20,}|\bbedrock-api-key-[A-Za-z0-9+/=%._\-]{20,}"
+    r"|\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"
     r"|(?<![A-Za-z0-9_\-*])[A-Za-z0-9_\-]*+\*{4,}+[A-Za-z0-9_\-]{2,})"
 )
 
@@ -115,6 +119,8 @@ class LLMError(Exception):
         # The usage a stream reported before it failed; None when unknown.
         self.input_tokens = input_tokens
         self.output_tokens = output_tokens
+        # Set by Fallback when every provider failed: the earlier providers' errors, in order.
+        self.fallback_errors: tuple[LLMError, ...] = ()
         super().__init__(self.message)
 
     def __str__(self) -> str:

@@ -412,10 +412,24 @@ def soak(load: Results) -> str:
         ("faults injected", f"{sum(run['faults'].values()):,}: {_counts(run['faults'])}"),
         ("successes", f"{run['successes']:,}"),
         ("typed failures", f"{run['calls'] - run['successes']:,}: {_counts(run['failures'])}"),
-        ("server requests = attempts", f"{run['server_requests']:,} = {run['attempts']:,}"),
+        (
+            "server requests = attempts sent (refused by an open circuit)",
+            f"{run['server_requests']:,} = {run['attempts'] - run.get('refused', 0):,} "
+            f"({run.get('refused', 0):,})",
+        ),
         (
             "retries (most attempts in a call)",
             f"{run['retries']:,} ({run['max_attempts']}): after {_counts(run['retry_causes'])}",
+        ),
+        (
+            "fallback switches (calls answered by another vendor)",
+            f"{run.get('switches', 0):,} ({run.get('fallbacks', 0):,}): after "
+            f"{_counts(run.get('switch_causes', {}))}",
+        ),
+        (
+            "outage failures; circuit transitions",
+            f"{_counts(run.get('outage_failures', {}))}; "
+            f"{_counts(run.get('circuit_transitions', {}))}",
         ),
         (
             "failed attempts; failures or retries no injected fault explains",

@@ -10,10 +10,15 @@ failure after streamed text was surfaced; attempts stay within the retry limit a
 within the budget; the server saw exactly the attempts the stack reports. Every failure and
 every retry is proved by evidence: each request names its attempt in the `x-ashford-attempt`
 header, the server logs the fault it injected under that name, and the error of each attempt
-(Retry's `on_retry` hook, then the call's result) must be one that fault causes
-(`fake_server.evidence.FAULT_OUTCOMES`); anything else is a breach. At the end no
-task is pending, no connection is open, every limiter slot is free, and RSS grew by less
-than 20 MB between the checkpoint (a tenth of the calls) and the end.
+(Retry's `on_retry` hook, Fallback's `on_fallback` hook for the last attempt on a provider
+it left, then the call's result) must be one that fault causes
+(`fake_server.evidence.FAULT_OUTCOMES`), and an attempt an open circuit refused must have
+reached no server; anything else is a breach. Each vendor's stack (Retry, CircuitBreaker,
+RateLimit, Timeout, JsonValidation) is built once, and each call goes through Tracing and a
+Fallback over its vendor's stack then the other two, so an outage of one vendor part-way
+through the run (anthropic by default) opens its circuit and moves its calls to the others.
+At the end no task is pending, no connection is open, every limiter slot is free, and RSS
+grew by less than 20 MB between the checkpoint (a tenth of the calls) and the end.
 
     python benchmarks/soak.py --calls 10000 --seed 7     # the full run
     python benchmarks/soak.py --calls 1000               # the CI size
@@ -36,19 +41,26 @@ import statistics
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 from opentelemetry.context import Context
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 
 from ashford_llm.builder import ClientBuilder
 from ashford_llm.config import ModelConfig
 from ashford_llm.errors import FatalError, LLMError, MidStreamError
 from ashford_llm.middleware import (
+    CircuitBreaker,
+    Fallback,
+    FallbackEvent,
     JsonValidation,
+    MemoryCircuitBackend,
     RateLimit,
     RateLimiter,
     Retry,
@@ -59,10 +71,16 @@ from ashford_llm.middleware import (
 from ashford_llm.protocol import LLMProvider
 from ashford_llm.providers._http import DEFAULT_LIMITS, DEFAULT_TIMEOUT
 from ashford_llm.providers.registry import ProviderFactory, provider_from_config
-from ashford_llm.testing.fake_server import AnswerRequest, FakeProviderServer, ServedRecord
+from ashford_llm.testing.fake_server import (
+    AnswerRequest,
+    FakeProviderServer,
+    Outage,
+    ServedRecord,
+)
 from ashford_llm.testing.fake_server.evidence import (
     CallTrace,
     index_records,
+    note_fallback,
     note_retry,
     tag_attempt,
     track_call,
@@ -102,6 +120,10 @@ STALL_S = 2.0
 SLOW_S = 0.1
 RETRY_AFTER_S = 0.05
 SLACK_S = 1.0
+# An outage (every attempt failing) opens a circuit at any pace; at full speed the fault mix
+# alone opens one now and then too. Every refusal is proved like any other failed attempt.
+CIRCUIT = {"failure_threshold": 10, "window": 1.0, "cooldown": 0.5}
+OUTAGE = "anthropic:3:1"  # VENDOR:SECONDS:AFTER (after the server's first request)
 RSS_GROWTH_LIMIT_KIB = 20 * 1024
 _MARKER = re.compile(r"soak-(\d{6})")
 _WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima"
@@ -116,6 +138,7 @@ class Settings:
     seed: int = 7
     concurrency: int = 32
     fault_rate: float = 0.3
+    outage: str = OUTAGE  # or "none"
 
     @property
     def checkpoint(self) -> int:
@@ -124,8 +147,14 @@ class Settings:
 
     @property
     def time_limit_s(self) -> float:
-        """The longest a call may take: the retry budget, one last attempt and some slack."""
-        return RETRY_BUDGET_S + TOTAL_S + SLACK_S
+        """The longest a call may take: on each provider the retry budget and one last
+        attempt, and some slack."""
+        return len(MODELS) * (RETRY_BUDGET_S + TOTAL_S) + SLACK_S
+
+    @property
+    def max_attempts(self) -> int:
+        """The most attempts a call may make: every retry on every provider."""
+        return len(MODELS) * (MAX_RETRIES + 1)
 
 
 @dataclass(slots=True)
@@ -141,6 +170,12 @@ class Outcome:
     typed: bool = True
     saw_text: bool = False
     trace: CallTrace | None = None  # each attempt's outcome, for the evidence check
+    answered_by: str | None = None  # the provider that answered (another after a fallback)
+
+    @property
+    def sent(self) -> int:
+        """The attempts that sent a request (an open circuit refuses without sending)."""
+        return self.attempts - (self.trace.refused if self.trace is not None else 0)
 
 
 @dataclass
@@ -157,6 +192,12 @@ class Report:
     attempts: int = 0
     retries: int = 0
     retry_causes: dict[str, int] = field(default_factory=dict)
+    switches: int = 0
+    switch_causes: dict[str, int] = field(default_factory=dict)
+    fallbacks: int = 0
+    refused: int = 0
+    outage_failures: dict[str, int] = field(default_factory=dict)
+    circuit_transitions: dict[str, int] = field(default_factory=dict)
     failed_attempts: int = 0
     unexplained: int = 0
     max_attempts: int = 0
@@ -204,6 +245,18 @@ class RetryCauses:
         note_retry(event)
 
 
+class SwitchCauses:
+    """Fallback's `on_fallback` hook: counts the errors that made it move on, by class, and
+    notes each in the call's CallTrace (the evidence check matches it to its fault)."""
+
+    def __init__(self) -> None:
+        self.causes: Counter[str] = Counter()
+
+    def __call__(self, event: FallbackEvent) -> None:
+        self.causes[type(event.error).__name__] += 1
+        note_fallback(event)
+
+
 class SpanCounter(SpanProcessor):
     """Counts ended spans and keeps none, so tracing is real but memory stays flat."""
 
@@ -231,35 +284,57 @@ def plan(index: int) -> tuple[str, bool, bool]:
     return vendors[index % 3], (index // 3) % 2 == 1, (index // 6) % 2 == 1
 
 
-def build_stack(
-    vendor: str,
-    base_url: str,
+def build_stacks(
+    base_url: Callable[[str], str],
     tracer_provider: TracerProvider,
-    limiter: RateLimiter,
+    meter_provider: MeterProvider,
+    limiters: dict[str, RateLimiter],
     on_retry: RetryCauses,
+    on_fallback: SwitchCauses,
     *,
-    http_client: httpx.AsyncClient,
+    http_clients: dict[str, httpx.AsyncClient],
     provider_factory: ProviderFactory = provider_from_config,
-) -> LLMProvider:
-    """Builds the recommended stack over one vendor's provider (made by `provider_factory`)."""
-    config = ModelConfig(vendor, MODELS[vendor], max_output_tokens=200)
-    terminal = provider_factory(config, api_key=KEY, base_url=base_url, http_client=http_client)
-    return (
-        ClientBuilder()
-        .use(Tracing, tracer_provider=tracer_provider)
-        .use(
-            Retry,
-            max_retries=MAX_RETRIES,
-            base_delay=0.02,
-            max_delay=1.0,
-            budget=RETRY_BUDGET_S,
-            on_retry=on_retry,
+) -> dict[str, LLMProvider]:
+    """Builds each vendor's stack once (over a provider made by `provider_factory`), then
+    per vendor Tracing over a Fallback from its stack to the other two.
+
+    Each vendor's stack has its own limiter, so the stacks are built one by one and given to
+    Fallback (the builder's `fallback()` would give every provider the same options).
+    """
+    circuits = MemoryCircuitBackend()
+    inner: dict[str, LLMProvider] = {}
+    for vendor, model in MODELS.items():
+        config = ModelConfig(vendor, model, max_output_tokens=200)
+        terminal = provider_factory(
+            config, api_key=KEY, base_url=base_url(vendor), http_client=http_clients[vendor]
         )
-        .use(RateLimit, backend=limiter)
-        .use(Timeout, total=TOTAL_S, first_token=FIRST_S, idle=IDLE_S)
-        .use(JsonValidation)
-        .build(terminal)
-    )
+        inner[vendor] = (
+            ClientBuilder()
+            .use(
+                Retry,
+                max_retries=MAX_RETRIES,
+                base_delay=0.02,
+                max_delay=1.0,
+                budget=RETRY_BUDGET_S,
+                on_retry=on_retry,
+            )
+            .use(CircuitBreaker, backend=circuits, meter_provider=meter_provider, **CIRCUIT)
+            .use(RateLimit, backend=limiters[vendor])
+            .use(Timeout, total=TOTAL_S, first_token=FIRST_S, idle=IDLE_S)
+            .use(JsonValidation)
+            .build(terminal)
+        )
+    tracing = ClientBuilder().use(Tracing, tracer_provider=tracer_provider)
+    return {
+        vendor: tracing.build(
+            Fallback(
+                inner[vendor],
+                *(inner[other] for other in MODELS if other != vendor),
+                on_fallback=on_fallback,
+            )
+        )
+        for vendor in MODELS
+    }
 
 
 async def call(index: int, stack: LLMProvider, settings: Settings, problems: list[str]) -> Outcome:
@@ -275,7 +350,7 @@ async def call(index: int, stack: LLMProvider, settings: Settings, problems: lis
     with track_call(str(index)) as outcome.trace:
         await _call(stack, request, outcome, text, settings.time_limit_s + 10.0, problems)
     outcome.latency_s = time.perf_counter() - started
-    if not 1 <= outcome.attempts <= MAX_RETRIES + 1 and outcome.typed:
+    if not 1 <= outcome.attempts <= settings.max_attempts and outcome.typed:
         problems.append(f"call {index}: {outcome.attempts} attempts reported")
     if outcome.latency_s > settings.time_limit_s:
         problems.append(f"call {index}: took {outcome.latency_s:.2f}s")
@@ -326,6 +401,7 @@ async def _call(
     else:
         trace.finish(None)
         outcome.attempts = response.attempts
+        outcome.answered_by = response.provider
         if response.content != text:
             problems.append(f"call {index}: content differs from what the server sent")
         if streamed and "".join(deltas) != response.content:
@@ -346,12 +422,12 @@ def check_against_server(
             by_call.setdefault(int(found.group(1)), []).append(record)
     for outcome in outcomes:
         seen = by_call.get(outcome.index, [])
-        if requests[outcome.index] != outcome.attempts:
+        if requests[outcome.index] != outcome.sent:
             problems.append(
                 f"call {outcome.index} ({outcome.vendor}, "
                 f"{'stream' if outcome.streamed else 'complete'}, {outcome.error or 'ok'}): "
                 f"server saw {requests[outcome.index]} requests, stack reports "
-                f"{outcome.attempts} attempts"
+                f"{outcome.sent} attempts"
             )
         if outcome.error is not None:
             continue
@@ -378,8 +454,8 @@ def check_evidence(outcomes: list[Outcome], records: tuple[ServedRecord, ...]) -
         problems += unexplained(outcome.trace, index)
         if outcome.typed and outcome.trace.attempt != outcome.attempts:
             problems.append(
-                f"call {outcome.index}: Retry reports {outcome.attempts} attempts, "
-                f"its hook saw {outcome.trace.attempt}"
+                f"call {outcome.index}: the stack reports {outcome.attempts} attempts, "
+                f"its hooks saw {outcome.trace.attempt}"
             )
     return problems
 
@@ -448,6 +524,7 @@ async def run_soak(
     """
     report = Report(settings=asdict(settings))
     echo = CountingEcho()
+    outages = () if settings.outage == "none" else (Outage.parse(settings.outage),)
     server = FakeProviderServer(
         api_key=KEY,
         answer=echo,
@@ -458,8 +535,11 @@ async def run_soak(
         slow_seconds=SLOW_S,
         stall_seconds=STALL_S,
         chunk_delay=0.001,
+        outages=outages,
     )
     spans = SpanCounter()
+    metrics = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[metrics])
     tracer_provider = TracerProvider()
     tracer_provider.add_span_processor(spans)
     limiters = {
@@ -474,6 +554,7 @@ async def run_soak(
     outcomes: list[Outcome] = []
     lags: list[float] = []
     causes = RetryCauses()
+    switches = SwitchCauses()
     started = time.perf_counter()
     clients = {
         vendor: httpx.AsyncClient(
@@ -483,18 +564,16 @@ async def run_soak(
     }
     async with server.run() as running:
         watcher = asyncio.create_task(watch_loop_lag(lags), name="soak-loop-lag")
-        stacks = {
-            vendor: build_stack(
-                vendor,
-                running.base_url(vendor),
-                tracer_provider,
-                limiter,
-                causes,
-                http_client=clients[vendor],
-                provider_factory=provider_factory,
-            )
-            for vendor, limiter in limiters.items()
-        }
+        stacks = build_stacks(
+            running.base_url,
+            tracer_provider,
+            meter_provider,
+            limiters,
+            causes,
+            switches,
+            http_clients=clients,
+            provider_factory=provider_factory,
+        )
         gate = asyncio.Semaphore(settings.concurrency)
 
         async def one(index: int) -> None:
@@ -534,6 +613,12 @@ async def run_soak(
     report.rss_end_kib = rss_kib()
     _fill(report, outcomes, stats.records, stats.faults, spans)
     report.retry_causes = dict(causes.causes.most_common())
+    report.switch_causes = dict(switches.causes.most_common())
+    report.switches = sum(switches.causes.values())
+    report.retries -= report.switches
+    report.outage_failures = stats.outage_failures
+    report.circuit_transitions = _transitions(metrics)
+    meter_provider.shutdown()
     if sum(causes.causes.values()) != report.retries:
         problems.append(
             f"Retry announced {sum(causes.causes.values())} retries, made {report.retries}"
@@ -548,10 +633,10 @@ async def run_soak(
         for attempt in outcome.trace.attempts.values()
     )
     problems += evidence
-    if report.server_requests != report.attempts:
+    if report.server_requests != report.attempts - report.refused:
         problems.append(
             f"server saw {report.server_requests} requests, the stack reports "
-            f"{report.attempts} attempts"
+            f"{report.attempts - report.refused} attempts sent"
         )
     if spans.started != spans.ended or spans.ended != settings.calls:
         problems.append(f"{spans.started} spans started, {spans.ended} ended, for {settings.calls}")
@@ -585,12 +670,30 @@ def _fill(
         Counter(outcome.error for outcome in outcomes if outcome.error).most_common()
     )
     report.attempts = sum(outcome.attempts for outcome in outcomes)
-    report.retries = report.attempts - report.calls
+    report.retries = report.attempts - report.calls  # less the switches, once counted
+    report.refused = sum(o.trace.refused for o in outcomes if o.trace is not None)
+    report.fallbacks = sum(
+        o.answered_by is not None and o.answered_by != o.vendor for o in outcomes
+    )
     report.max_attempts = max((outcome.attempts for outcome in outcomes), default=0)
     report.p50_ms = statistics.median(latencies)
     report.p99_ms = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     report.max_ms = latencies[-1]
     report.spans = spans.ended
+
+
+def _transitions(reader: InMemoryMetricReader) -> dict[str, int]:
+    """Reads the circuit breakers' transition counter: the transitions, by state entered."""
+    counts: Counter[str] = Counter()
+    data = reader.get_metrics_data()
+    for resource in data.resource_metrics if data is not None else ():
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                if metric.name == "ashford.circuit.transitions":
+                    for point in metric.data.data_points:
+                        state = str((point.attributes or {}).get("ashford.circuit.state"))
+                        counts[state] += int(getattr(point, "value", 0))
+    return dict(counts)
 
 
 def format_report(report: Report) -> str:
@@ -600,12 +703,27 @@ def format_report(report: Report) -> str:
     growth = (report.rss_end_kib - report.rss_checkpoint_kib) / 1024
     rows = [
         ("calls (streamed)", f"{report.calls:,} ({report.streamed:,})"),
-        ("server requests = attempts", f"{report.server_requests:,} = {report.attempts:,}"),
+        (
+            "server requests = attempts sent (refused)",
+            f"{report.server_requests:,} = {report.attempts - report.refused:,} "
+            f"({report.refused:,})",
+        ),
         ("faults injected", f"{sum(report.faults.values()):,}: {faults}"),
         ("successes", f"{report.successes:,}"),
         ("typed failures", f"{report.calls - report.successes:,}: {failures}"),
         ("retries (most attempts)", f"{report.retries:,} ({report.max_attempts})"),
         ("retry causes", ", ".join(f"{k} {v}" for k, v in report.retry_causes.items()) or "none"),
+        (
+            "fallback switches (calls answered by another vendor)",
+            f"{report.switches:,} ({report.fallbacks:,}): "
+            + (", ".join(f"{k} {v}" for k, v in report.switch_causes.items()) or "none"),
+        ),
+        (
+            "outage failures; circuit transitions",
+            (", ".join(f"{k} {v}" for k, v in report.outage_failures.items()) or "none")
+            + "; "
+            + (", ".join(f"{k} {v}" for k, v in report.circuit_transitions.items()) or "none"),
+        ),
         (
             "failed attempts; evidence breaches",
             f"{report.failed_attempts:,}; {report.unexplained:,}",
@@ -648,12 +766,17 @@ def main(
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--fault-rate", type=float, default=0.3)
+    parser.add_argument("--outage", default=OUTAGE, help="VENDOR:SECONDS:AFTER, or none")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     if args.calls < 1 or args.concurrency < 1 or not 0 <= args.fault_rate <= 1:
         parser.error("--calls and --concurrency must be >= 1, --fault-rate within [0, 1]")
     settings = Settings(
-        calls=args.calls, seed=args.seed, concurrency=args.concurrency, fault_rate=args.fault_rate
+        calls=args.calls,
+        seed=args.seed,
+        concurrency=args.concurrency,
+        fault_rate=args.fault_rate,
+        outage=args.outage,
     )
     load_at_start = os.getloadavg()
     report = asyncio.run(run_soak(settings, provider_factory=provider_factory))

@@ -20,6 +20,7 @@ FORBIDDEN = [
     "aiohttp",
     "httpx_aiohttp",
     "google.auth",
+    "botocore",
     "celery",
     "kombu",
     "billiard",
@@ -40,6 +41,16 @@ print(",".join(sorted(m for m in added if any(m == f or m.startswith(f + ".") fo
 def test_import_pulls_in_no_forbidden_module() -> None:
     result = subprocess.run(
         [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "", f"heavy imports: {result.stdout.strip()}"
+
+
+def test_the_bedrock_module_imports_botocore_only_when_a_provider_is_built() -> None:
+    probe = PROBE.replace(
+        "import ashford_llm,", "import ashford_llm.providers.bedrock, ashford_llm,"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "", f"heavy imports: {result.stdout.strip()}"
 

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
     from rich.console import Console
 
-    from ashford_llm.testing.fake_server import ServerStats
+    from ashford_llm.testing.fake_server import Outage, ServerStats
     from ashford_llm.testing.fake_server.evidence import CallTrace
 
 _PROBLEMS_SHOWN = 40
@@ -23,7 +23,9 @@ _PROBLEMS_SHOWN = 40
 class CallResult:
     """How one classification ended, and what no injected fault explains about it.
 
-    `faults` names the fault the server injected into each attempt ("-": none), from its log;
+    `faults` names the fault the server injected into each attempt ("-": none, "outage:..."
+    for an outage's, "circuit_open" for an attempt an open circuit refused), from its log;
+    `answered_by` is the provider that answered (another than `provider` after a fallback);
     `problems` names each wrong label, untyped error, and failure or retry no fault explains.
     """
 
@@ -33,6 +35,7 @@ class CallResult:
     expected: str
     attachment: str | None = None
     response: CompletionResponse | None = None
+    answered_by: str | None = None
     label: str | None = None
     error: BaseException | None = None
     attempts: int = 1
@@ -45,6 +48,11 @@ class CallResult:
     def unexpected(self) -> bool:
         """True when anything about the call is wrong or unexplained."""
         return bool(self.problems)
+
+    @property
+    def fell_back(self) -> bool:
+        """True when a fallback provider answered."""
+        return self.answered_by is not None and self.answered_by != self.provider
 
     @property
     def outcome(self) -> str:
@@ -67,9 +75,79 @@ _ATTACHED = {"image/png": "png", "application/pdf": "pdf"}
 def _attachments(results: Sequence[CallResult]) -> str:
     """Says how many e-mails with an attachment each vendor classified correctly."""
     attached = [r for r in results if r.attachment is not None]
-    per_vendor = Counter(r.provider for r in attached if r.error is None and not r.unexpected)
+    per_vendor = Counter(
+        r.answered_by or r.provider for r in attached if r.error is None and not r.unexpected
+    )
     vendors = ", ".join(f"{vendor} {count}" for vendor, count in sorted(per_vendor.items()))
     return f"{len(attached)} e-mails carried a PNG or a PDF; classified: {vendors or 'none'}"
+
+
+def _fallbacks(results: Sequence[CallResult], spans: Sequence[ReadableSpan]) -> str:
+    """Says how many calls a fallback answered, from which vendor to which, and (from the
+    spans' `ashford.fallback` events) which errors made Fallback move on."""
+    moved = Counter(f"{r.provider}→{r.answered_by}" for r in results if r.fell_back)
+    causes = Counter(
+        str((event.attributes or {}).get("error.type"))
+        for span in spans
+        for event in span.events
+        if event.name == "ashford.fallback"
+    )
+    pairs = ", ".join(f"{pair} {count}" for pair, count in sorted(moved.items())) or "none"
+    why = ", ".join(f"{name} {count}" for name, count in sorted(causes.items())) or "none"
+    return (
+        f"{sum(moved.values())} calls answered by another vendor ({pairs}); "
+        f"{sum(causes.values())} switches, after {why}"
+    )
+
+
+def _circuits(spans: Sequence[ReadableSpan]) -> str:
+    """Lists each provider's circuit transitions in order, from the spans' events."""
+    moves: dict[str, list[tuple[int, str]]] = {}
+    for span in spans:
+        for event in span.events:
+            if event.name == "ashford.circuit":
+                attributes = event.attributes or {}
+                provider = str(attributes.get("gen_ai.provider.name"))
+                state = str(attributes.get("ashford.circuit.state"))
+                moves.setdefault(provider, []).append((event.timestamp, state))
+    if not moves:
+        return "every circuit stayed closed"
+    return "; ".join(
+        f"{provider} {' → '.join(state for _, state in sorted(states))}"
+        for provider, states in sorted(moves.items())
+    )
+
+
+def _outage(outages: Sequence[Outage], stats: ServerStats, results: Sequence[CallResult]) -> str:
+    """Says which vendor was down, how many requests it failed and how the calls ended."""
+    if not outages:
+        return "none"
+    hit = [r for r in results if r.trace is not None and "outage:" in " ".join(r.faults)]
+    absorbed = sum(1 for r in hit if r.error is None and not r.unexpected)
+    described = ", ".join(
+        f"{outage.vendor} {outage.fault} for {outage.seconds:g} s from {outage.after:g} s"
+        for outage in outages
+    )
+    failed = sum(stats.outage_failures.values())
+    return (
+        f"{described}: {failed} requests failed, in {len(hit)} calls ({absorbed} of them "
+        "answered); later calls found its circuit open"
+        if failed
+        else f"{described}: no request met it"
+    )
+
+
+def _answered_by(successes: Sequence[CallResult]) -> str:
+    """Counts the answers per provider (the cost per provider will join this line)."""
+    answers = Counter(r.answered_by or r.provider for r in successes)
+    return ", ".join(f"{provider} {count}" for provider, count in sorted(answers.items()))
+
+
+def _requests(stats: ServerStats, results: Sequence[CallResult]) -> str:
+    """Checks the server's request count against the attempts that sent a request."""
+    sent = sum(r.trace.sent if r.trace is not None else r.attempts for r in results)
+    refused = sum(r.trace.refused for r in results if r.trace is not None)
+    return f"{stats.requests} = attempts sent {sent} (and {refused} refused by an open circuit)"
 
 
 def print_report(
@@ -78,6 +156,7 @@ def print_report(
     stats: ServerStats,
     spans: Sequence[ReadableSpan],
     elapsed_s: float,
+    outages: Sequence[Outage] = (),
 ) -> None:
     """Prints the per-call table and the summary."""
     from rich.table import Table
@@ -106,7 +185,7 @@ def print_report(
             label += f" (expected {result.expected})"
         table.add_row(
             str(result.index),
-            result.provider,
+            f"{result.provider}→{result.answered_by}" if result.fell_back else result.provider,
             "stream" if result.streamed else "complete",
             _ATTACHED.get(result.attachment or "", "-"),
             f"[{style}]{outcome}[/]",
@@ -140,9 +219,17 @@ def print_report(
             f"{len(typed_failures)} (each matched to the fault injected on its attempt)",
         ),
         ("unexpected", f"{len(unexpected)}"),
-        ("retries", f"{retries}; {survived} calls survived a fault by retrying"),
+        (
+            "retries",
+            f"{retries} attempts after the first (retries and fallbacks); "
+            f"{survived} calls survived a fault",
+        ),
         ("faults injected", f"{sum(stats.faults.values())} ({faults or 'none'})"),
-        ("server requests", f"{stats.requests} = attempts made {sum(r.attempts for r in results)}"),
+        ("fallbacks", _fallbacks(results, spans)),
+        ("circuits", _circuits(spans)),
+        ("outage", _outage(outages, stats, results)),
+        ("answered by", _answered_by(successes)),
+        ("server requests", _requests(stats, results)),
         (
             "latency",
             f"p50 {percentile(latencies, 0.5):.0f} ms, p99 {percentile(latencies, 0.99):.0f} ms",

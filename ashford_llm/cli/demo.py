@@ -1,17 +1,24 @@
 """`ashford-llm demo`: the main job, an e-mail classifier, on the built-in fake vendor server.
 
-It starts the fake server on loopback with a seeded mix of faults, builds the recommended
-stack (Tracing, Retry, RateLimit, Timeout, JsonValidation) over each of the three providers
-(or those `--provider` names; "vertex" runs Gemini and Claude on Vertex AI with a fixed
-access token), classifies a sample inbox into labels (JSON output decoded into a schema, some calls
-streamed), and reports every call and a summary.
+It starts the fake server on loopback with a seeded mix of faults and an outage of one
+vendor part-way through, builds the recommended stack (Tracing, Fallback, Retry,
+CircuitBreaker, RateLimit, Timeout, JsonValidation) with each of the three providers first and
+the other two as fallbacks (or each provider `--provider` names, with the others named as
+fallbacks; "vertex" runs Gemini and Claude on Vertex AI with a fixed access token, "bedrock"
+signs with SigV4 and static test keys), classifies a sample inbox into labels (JSON output
+decoded into a schema, some calls streamed), and reports every call and a summary. During the
+outage the vendor's circuit opens (one circuit per provider and model, shared by every
+stack), so its e-mails are answered by a fallback vendor at once instead of after a round of
+retries.
 
 Every failure and every retry is proved, not counted: each HTTP request carries the
 `x-ashford-attempt` header (`<call>/<attempt>`), the server logs the fault it injected into
 each request under that name, and each attempt's outcome (Retry's `on_retry` hook for the
-retried ones, the call's result for the last) must be one that fault causes
-(`fake_server.evidence.FAULT_OUTCOMES`). A wrong label, an untyped error, or a failure or
-retry no injected fault explains is named in the report and makes the command exit 1.
+retried ones, Fallback's `on_fallback` hook for the last attempt on a provider it left, the
+call's result for the last) must be one that fault causes
+(`fake_server.evidence.FAULT_OUTCOMES`), and an attempt refused by an open circuit must have
+reached no server. A wrong label, an untyped error, or a failure or retry no injected fault
+explains is named in the report and makes the command exit 1.
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ import argparse
 import asyncio
 import os
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from ashford_llm.builder import ClientBuilder
 from ashford_llm.cli._demo_data import (
@@ -32,8 +40,16 @@ from ashford_llm.cli._demo_data import (
 )
 from ashford_llm.cli._demo_report import CallResult, print_report
 from ashford_llm.config import ModelConfig
-from ashford_llm.errors import LLMError
-from ashford_llm.middleware import JsonValidation, RateLimit, Retry, Timeout, Tracing
+from ashford_llm.errors import CircuitOpenError, LLMError
+from ashford_llm.middleware import (
+    CircuitBreaker,
+    JsonValidation,
+    MemoryCircuitBackend,
+    RateLimit,
+    Retry,
+    Timeout,
+    Tracing,
+)
 from ashford_llm.protocol import LLMProvider
 from ashford_llm.providers._http import DEFAULT_LIMITS, DEFAULT_TIMEOUT
 from ashford_llm.providers.registry import ProviderFactory, provider_from_config
@@ -45,7 +61,7 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from ashford_llm.testing.fake_server import RunningServer, ServerStats
+    from ashford_llm.testing.fake_server import RunningServer, ServedRecord, ServerStats
 
 DEMO_KEY = "demo-key"
 MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-5", "google": "gemini-2.5-flash"}
@@ -53,8 +69,15 @@ MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-sonnet-4-5", "google": "
 VERTEX_MODELS = ("gemini-2.5-flash", "claude-sonnet-4-5@20250929")
 VERTEX_OPTIONS = {"project": "ashford-demo", "location": "us-central1"}
 # More providers `--provider` can pick: Azure OpenAI (its own routes on the fake server, the
-# model being the deployment) and an OpenAI-compatible profile on the OpenAI routes.
-MORE_MODELS = {"azure": "gpt-4o-mini", "groq": "llama-3.3-70b-versatile"}
+# model being the deployment), an OpenAI-compatible profile on the OpenAI routes, and AWS
+# Bedrock (the `bedrock` extra).
+MORE_MODELS = {
+    "azure": "gpt-4o-mini",
+    "groq": "llama-3.3-70b-versatile",
+    "bedrock": "anthropic.claude-sonnet-4-5-20250929-v1:0",
+}
+# One vendor fails every request for a while, part-way through the run (VENDOR:SECONDS:AFTER).
+DEFAULT_OUTAGE = "anthropic:1:0.2"
 # Faults a well-built stack survives or reports as a typed error; weights are relative.
 FAULT_MIX = {
     "rate_limit": 3,
@@ -82,6 +105,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--seed", type=int, default=7, help="seed of the fault plan")
     parser.add_argument("--calls", type=int, default=60, help="e-mails to classify")
     parser.add_argument("--concurrency", type=int, default=6, help="calls in flight at once")
+    parser.add_argument(
+        "--outage",
+        default=DEFAULT_OUTAGE,
+        metavar="VENDOR:SECONDS[:AFTER]",
+        help="make one vendor (openai, anthropic, gemini) fail every request for SECONDS, "
+        f"AFTER seconds into the run, or 'none' (default {DEFAULT_OUTAGE})",
+    )
     parser.add_argument(
         "--provider",
         action="append",
@@ -143,38 +173,54 @@ def build_stack(
     running: RunningServer,
     tracer_provider: TracerProvider,
     meter_provider: MeterProvider,
+    circuits: MemoryCircuitBackend,
     *,
     http_client: httpx.AsyncClient,
     provider_factory: ProviderFactory = provider_from_config,
     model: str | None = None,
+    fallbacks: Sequence[tuple[str, str | None]] | None = None,
 ) -> LLMProvider:
-    """Builds the recommended stack over one vendor's provider, pointed at the fake server.
+    """Builds the recommended stack with `vendor` first and `fallbacks` after it.
 
-    `provider_factory(config, api_key=, base_url=, http_client=)` makes the provider; a test
-    passes a deliberately broken one to prove the evidence check fails the run. Vertex takes
-    `access_token=` and its project and location instead of `api_key=`; Azure takes
-    `endpoint=` instead of `base_url=`.
+    `fallbacks` are (provider, model) pairs, by default the other two of the three vendors.
+    Each provider gets its own Retry, CircuitBreaker, RateLimit, Timeout and JsonValidation
+    (the layers after `fallback`); the breakers keep their circuits in `circuits`, one per
+    provider and model, so every stack sees one vendor's outage. `provider_factory(config,
+    api_key=, base_url=, http_client=)` makes each provider; a test passes a deliberately
+    broken one to prove the evidence check fails the run; vendors other than the three take
+    their own options (`provider_options`).
     """
-    from ashford_llm.testing.fake_server.evidence import note_retry
+    from ashford_llm.testing.fake_server.evidence import note_fallback, note_retry
 
-    config = ModelConfig(vendor, model or (MODELS | MORE_MODELS)[vendor], max_output_tokens=200)
-    auth: dict[str, str] = (
-        {"access_token": DEMO_KEY, **VERTEX_OPTIONS}
-        if vendor == "vertex"
-        else {"api_key": DEMO_KEY}
+    def terminal(name: str, model: str | None) -> LLMProvider:
+        config = ModelConfig(name, model or (MODELS | MORE_MODELS)[name], max_output_tokens=200)
+        return provider_factory(config, http_client=http_client, **provider_options(name, running))
+
+    if fallbacks is None:
+        fallbacks = [(name, None) for name in MODELS if name != vendor]
+    builder = ClientBuilder().use(
+        Tracing, tracer_provider=tracer_provider, meter_provider=meter_provider
     )
-    terminal = provider_factory(
-        config, http_client=http_client, **auth, **_server_options(vendor, running)
-    )
+    if fallbacks:
+        others = [terminal(name, other_model) for name, other_model in fallbacks]
+        builder = builder.fallback(*others, on_fallback=note_fallback)
     builder = (
-        ClientBuilder()
-        .use(Tracing, tracer_provider=tracer_provider, meter_provider=meter_provider)
-        .use(Retry, max_retries=4, base_delay=0.05, max_delay=2.0, budget=20.0, on_retry=note_retry)
+        builder.use(
+            Retry, max_retries=4, base_delay=0.05, max_delay=2.0, budget=20.0, on_retry=note_retry
+        )
+        .use(
+            CircuitBreaker,
+            failure_threshold=6,  # the fault mix alone rarely fails 6 attempts in 0.5 s
+            window=0.5,
+            cooldown=0.3,
+            backend=circuits,
+            meter_provider=meter_provider,
+        )
         .use(RateLimit, requests_per_minute=1200, max_concurrency=4)
         .use(Timeout, total=5.0, first_token=2.0, idle=0.5)
         .use(JsonValidation, schema=EmailLabel)
     )
-    return builder.build(terminal)
+    return builder.build(terminal(vendor, model))
 
 
 async def classify(
@@ -214,6 +260,7 @@ async def classify(
             trace.finish(None)
             parsed: EmailLabel = response.parsed
             result.response = response
+            result.answered_by = response.provider
             result.label = parsed.label
             result.attempts = response.attempts
             if parsed.label != expected:
@@ -233,12 +280,16 @@ def judge(results: list[CallResult], stats: ServerStats) -> None:
         logged = index.get(result.trace.call_id, {})
         for number in range(1, result.trace.attempt + 1):
             records = logged.get(number, [])
-            result.faults.append(str(records[0].fault or "-") if len(records) == 1 else "?")
+            attempt = result.trace.attempts.get(number)
+            if attempt is not None and attempt.error is CircuitOpenError:
+                result.faults.append("circuit_open")  # refused: no request was sent
+            else:
+                result.faults.append(_fault_name(records))
         result.problems += unexplained(result.trace, index)
         if result.trace.attempt != result.attempts:
             result.problems.append(
-                f"call {result.index}: Retry reports {result.attempts} attempts, "
-                f"its hook saw {result.trace.attempt}"
+                f"call {result.index}: the stack reports {result.attempts} attempts, "
+                f"its hooks saw {result.trace.attempt}"
             )
 
 
@@ -257,11 +308,43 @@ async def _call(
     return final
 
 
-def _server_options(vendor: str, running: RunningServer) -> dict[str, str]:
-    """Points a provider at the fake server: Azure at its endpoint, a profile at OpenAI's routes."""
+def _fault_name(records: list[ServedRecord]) -> str:
+    """Names the fault of an attempt's one record ("-": none, "?": not one record)."""
+    if len(records) != 1:
+        return "?"
+    record = records[0]
+    if record.fault is None:
+        return "-"
+    return f"outage:{record.fault}" if record.outage else str(record.fault)
+
+
+def provider_options(vendor: str, running: RunningServer) -> dict[str, Any]:
+    """Points a provider at the fake server, with the credentials the server checks.
+
+    Vertex sends a fixed access token with its project and location; Azure takes the server
+    as its endpoint; a profile uses the OpenAI routes; Bedrock signs with SigV4 using the
+    server's static test keys. The others send the demo key.
+    """
+    if vendor == "vertex":
+        return {"access_token": DEMO_KEY, "base_url": running.base_url(vendor), **VERTEX_OPTIONS}
     if vendor == "azure":
-        return {"endpoint": running.base_url("azure")}
-    return {"base_url": running.base_url("openai" if vendor in MORE_MODELS else vendor)}
+        return {"api_key": DEMO_KEY, "endpoint": running.base_url(vendor)}
+    if vendor == "bedrock":
+        from ashford_llm.providers.bedrock.auth import require_botocore
+        from ashford_llm.testing.fake_server.bedrock import (
+            TEST_ACCESS_KEY,
+            TEST_REGION,
+            TEST_SECRET_KEY,
+        )
+
+        credentials = require_botocore().credentials.Credentials(TEST_ACCESS_KEY, TEST_SECRET_KEY)
+        return {
+            "aws_credentials": credentials,
+            "region": TEST_REGION,
+            "base_url": running.base_url(vendor),
+        }
+    routes = "openai" if vendor in MORE_MODELS else vendor
+    return {"api_key": DEMO_KEY, "base_url": running.base_url(routes)}
 
 
 def _targets(providers: list[str] | None) -> list[tuple[str, str | None]]:
@@ -295,11 +378,12 @@ async def run(
     from rich.console import Console
     from rich.progress import Progress
 
-    from ashford_llm.testing.fake_server import FakeProviderServer
+    from ashford_llm.testing.fake_server import FakeProviderServer, Outage
     from ashford_llm.testing.fake_server.evidence import tag_attempt
 
     if not 0 <= args.fault_rate <= 1 or args.concurrency < 1 or args.calls < 1:
         raise ValueError("--fault-rate must be within [0, 1], --calls and --concurrency >= 1")
+    outages = () if args.outage == "none" else (Outage.parse(args.outage),)
     console = Console(width=None if os.isatty(1) else 120)
     inbox = [INBOX[i % len(INBOX)] for i in range(args.calls)]
     tracer_provider, meter_provider, spans = _telemetry(args)
@@ -313,11 +397,14 @@ async def run(
         slow_seconds=0.3,
         stall_seconds=1.0,
         chunk_delay=0.002,
+        outages=outages,
     )
+    circuits = MemoryCircuitBackend()  # one circuit per provider and model, for every stack
     started = time.perf_counter()
     http_client = httpx.AsyncClient(
         event_hooks={"request": [tag_attempt]}, limits=DEFAULT_LIMITS, timeout=DEFAULT_TIMEOUT
     )
+    targets = _targets(getattr(args, "provider", None))
     async with server.run() as running, http_client:
         stacks = [
             build_stack(
@@ -325,11 +412,13 @@ async def run(
                 running,
                 tracer_provider,
                 meter_provider,
+                circuits,
                 http_client=http_client,
                 provider_factory=provider_factory,
                 model=model,
+                fallbacks=[target for target in targets if target != (vendor, model)],
             )
-            for vendor, model in _targets(getattr(args, "provider", None))
+            for vendor, model in targets
         ]
         gate = asyncio.Semaphore(args.concurrency)
         with Progress(console=console, transient=True) as progress:
@@ -355,5 +444,5 @@ async def run(
     meter_provider.shutdown()
     stats = server.stats
     judge(results, stats)
-    print_report(console, results, stats, spans.get_finished_spans(), elapsed)
+    print_report(console, results, stats, spans.get_finished_spans(), elapsed, outages)
     return 1 if any(result.unexpected for result in results) else 0

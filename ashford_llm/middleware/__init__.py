@@ -12,6 +12,14 @@ from ashford_llm import _lazy
 from ashford_llm.middleware._base import Middleware, iter_layers
 
 if TYPE_CHECKING:
+    from ashford_llm.middleware.circuit_breaker import (
+        CircuitBackend,
+        CircuitBreaker,
+        CircuitState,
+        MemoryCircuitBackend,
+    )
+    from ashford_llm.middleware.circuit_breaker.redis_backend import RedisCircuitBackend
+    from ashford_llm.middleware.fallback import Fallback, FallbackEvent
     from ashford_llm.middleware.json_validation import JsonValidation
     from ashford_llm.middleware.rate_limit import RateLimit
     from ashford_llm.middleware.rate_limit.limiter import LimiterBackend, RateLimiter, RatePermit
@@ -23,14 +31,21 @@ if TYPE_CHECKING:
     from ashford_llm.middleware.tracing import Tracing
 
 __all__ = [
+    "CircuitBackend",
+    "CircuitBreaker",
+    "CircuitState",
+    "Fallback",
+    "FallbackEvent",
     "JsonValidation",
     "LimiterBackend",
+    "MemoryCircuitBackend",
     "Middleware",
     "RateLimit",
     "RateLimiter",
     "RatePermit",
     "RecordedCall",
     "Recorder",
+    "RedisCircuitBackend",
     "RedisRateLimiter",
     "Retry",
     "RetryEvent",
@@ -42,6 +57,13 @@ __all__ = [
 ]
 
 _LAZY = {
+    "CircuitBackend": "ashford_llm.middleware.circuit_breaker",
+    "CircuitBreaker": "ashford_llm.middleware.circuit_breaker",
+    "CircuitState": "ashford_llm.middleware.circuit_breaker",
+    "Fallback": "ashford_llm.middleware.fallback",
+    "FallbackEvent": "ashford_llm.middleware.fallback",
+    "MemoryCircuitBackend": "ashford_llm.middleware.circuit_breaker",
+    "RedisCircuitBackend": "ashford_llm.middleware.circuit_breaker.redis_backend",
     "JsonValidation": "ashford_llm.middleware.json_validation",
     "LimiterBackend": "ashford_llm.middleware.rate_limit.limiter",
     "RateLimit": "ashford_llm.middleware.rate_limit",

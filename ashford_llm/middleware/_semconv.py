@@ -17,6 +17,21 @@ RETRY_DELAY_S: Final = "ashford.retry.delay_s"
 RATE_LIMIT_WAIT_EVENT: Final = "ashford.rate_limit.wait"
 RATE_LIMIT_WAIT_S: Final = "ashford.rate_limit.wait_s"
 ERROR_TYPE: Final = "error.type"
+FALLBACK_EVENT: Final = "ashford.fallback"
+FALLBACK_SKIPPED_PROVIDER: Final = "ashford.fallback.skipped.provider"
+FALLBACK_SKIPPED_MODEL: Final = "ashford.fallback.skipped.model"
+FALLBACK_NEXT_PROVIDER: Final = "ashford.fallback.next.provider"
+FALLBACK_NEXT_MODEL: Final = "ashford.fallback.next.model"
+# Span attributes Fallback sets: which provider answered (0 is the first).
+FALLBACK_INDEX: Final = "ashford.fallback.index"
+FALLBACK_PROVIDER: Final = "ashford.fallback.provider"
+FALLBACK_MODEL: Final = "ashford.fallback.model"
+# CircuitBreaker's transitions: a span event and a counter, with the state entered.
+CIRCUIT_EVENT: Final = "ashford.circuit"
+CIRCUIT_STATE: Final = "ashford.circuit.state"
+CIRCUIT_TRANSITIONS: Final = "ashford.circuit.transitions"
+CIRCUIT_TRANSITIONS_UNIT: Final = "{transition}"
+CIRCUIT_TRANSITIONS_DESCRIPTION: Final = "Circuit breaker state changes, by the state entered"
 
 # Span and metric attributes (GenAI client inference span).
 OPERATION_NAME: Final = "gen_ai.operation.name"

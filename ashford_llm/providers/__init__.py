@@ -1,7 +1,8 @@
 """Terminal handlers that speak each vendor's HTTP API.
 
 One concrete `HTTPProvider` is driven by a per-vendor `Dialect` (the wire format);
-`OpenAIProvider`, `AnthropicProvider` and `GoogleProvider` build theirs from their options.
+`OpenAIProvider`, `AnthropicProvider`, `GoogleProvider` and `BedrockProvider` build theirs
+from their options.
 The classes load on first use, so `import ashford_llm` does not import httpx (which itself
 imports rich whenever rich is installed). To add a provider, name it in `_LAZY` and `__all__`.
 """
@@ -11,7 +12,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ashford_llm import _lazy
-from ashford_llm.providers.credentials import Credentials, EnvCredentials, StaticCredentials
+from ashford_llm.providers.credentials import (
+    Credentials,
+    EnvCredentials,
+    RequestSigner,
+    StaticCredentials,
+)
 
 if TYPE_CHECKING:
     from ashford_llm.providers.anthropic import AnthropicDialect, AnthropicProvider
@@ -20,6 +26,7 @@ if TYPE_CHECKING:
         AzureOpenAIProvider,
         EntraIDCredentials,
     )
+    from ashford_llm.providers.bedrock import BedrockDialect, BedrockProvider
     from ashford_llm.providers.dialect import Dialect, StreamDecoder
     from ashford_llm.providers.google import GoogleDialect, GoogleProvider
     from ashford_llm.providers.openai import (
@@ -42,6 +49,8 @@ __all__ = [
     "AnthropicProvider",
     "AzureOpenAIDialect",
     "AzureOpenAIProvider",
+    "BedrockDialect",
+    "BedrockProvider",
     "Credentials",
     "Dialect",
     "EntraIDCredentials",
@@ -54,6 +63,7 @@ __all__ = [
     "OpenAIDialect",
     "OpenAIProvider",
     "Profile",
+    "RequestSigner",
     "StaticCredentials",
     "StreamDecoder",
     "VertexAnthropicProvider",
@@ -68,6 +78,8 @@ _LAZY = {
     "AzureOpenAIDialect": "ashford_llm.providers.azure",
     "AzureOpenAIProvider": "ashford_llm.providers.azure",
     "EntraIDCredentials": "ashford_llm.providers.azure",
+    "BedrockDialect": "ashford_llm.providers.bedrock",
+    "BedrockProvider": "ashford_llm.providers.bedrock",
     "Dialect": "ashford_llm.providers.dialect",
     "GoogleAuthCredentials": "ashford_llm.providers.vertex",
     "GoogleDialect": "ashford_llm.providers.google",

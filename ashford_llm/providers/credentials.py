@@ -4,16 +4,23 @@ A provider asks `get()` before each request and `refresh()` once after a 401, an
 request again only when the refreshed key differs from the rejected one; any object with
 these two coroutines can stand in (a secrets manager, a token service). Every key goes
 through `checked_key` before it is used.
+
+Where a key alone is not the credential, a `RequestSigner` authenticates each request as it
+is sent instead (AWS SigV4 signs the method, URL, headers and a hash of the body, with a
+timestamp, so no header can be computed ahead of the request).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ashford_llm.errors import MissingCredentialsError
 
-__all__ = ["Credentials", "EnvCredentials", "StaticCredentials", "checked_key"]
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["Credentials", "EnvCredentials", "RequestSigner", "StaticCredentials", "checked_key"]
 
 
 def checked_key(key: str) -> str:
@@ -46,6 +53,14 @@ class Credentials(Protocol):
 
     async def refresh(self) -> str:
         """Returns a renewed key (called once after a 401)."""
+        ...
+
+
+class RequestSigner(Protocol):
+    """Authenticates each request at send time, from the request itself (e.g. AWS SigV4)."""
+
+    async def sign(self, request: httpx.Request) -> None:
+        """Adds the auth headers to a built request whose body is complete."""
         ...
 
 

@@ -70,6 +70,8 @@ class Dialect(Protocol):
         model: the configured model.
         base_url: the API root the URLs are built on (for the server address).
         request_id_header: the header holding the vendor's request id, if it sends one.
+        stream_content_type: the content type of a streamed answer `frames` reads
+            ("text/event-stream"; Bedrock's binary "application/vnd.amazon.eventstream").
     """
 
     name: str
@@ -77,6 +79,7 @@ class Dialect(Protocol):
     model: str
     base_url: str
     request_id_header: str | None
+    stream_content_type: str
 
     def url(self, *, stream: bool) -> str:
         """Returns the full URL of a plain or streamed call."""
@@ -101,7 +104,11 @@ class Dialect(Protocol):
         ...
 
     def frames(self, response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
-        """Yields a streamed body's (event name, data) frames (most vendors: `read_sse`)."""
+        """Yields a streamed body's (event name, data) frames (most vendors: `read_sse`).
+
+        The reader owns the framing: Server-Sent Events for most vendors, a binary frame
+        format for others, each frame handed on as its event name and its (JSON) data text.
+        """
         ...
 
     def error(self, status: int, headers: httpx.Headers, body: bytes) -> LLMError:

@@ -4,8 +4,10 @@ It owns what every vendor shares: the client (or a shared one), the credentials 
 single 401 refresh (the request is sent again only when the refresh gave a different key, so
 a bad static key costs one request), latency, the stream loop, and the context every error
 carries (provider, status, request id, retry-after, body excerpt). The dialect
-(`dialect.Dialect`) supplies the vendor's wire format. `OpenAIProvider`, `AnthropicProvider`
-and `GoogleProvider` are this class with their vendor's dialect built from their options.
+(`dialect.Dialect`) supplies the vendor's wire format; where a key is not the credential, a
+`RequestSigner` signs each request just before it is sent (AWS SigV4 for Bedrock).
+`OpenAIProvider`, `AnthropicProvider` and `GoogleProvider` are this class with their vendor's
+dialect built from their options.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from ashford_llm.providers._http import (
 from ashford_llm.providers.credentials import (
     Credentials,
     EnvCredentials,
+    RequestSigner,
     StaticCredentials,
     checked_key,
 )
@@ -85,6 +88,8 @@ class HTTPProvider(AsyncCloseable):
         api_key: the key; when neither it nor `credentials` is given, `env_keys` are read
             (a missing key is an error before any request).
         credentials: an object with `async get()` and `async refresh()` returning keys.
+        signer: signs each request at send time instead of a key (no `api_key`,
+            `credentials` or `env_keys` then; the dialect's headers get an empty key).
         http_client: a shared `httpx.AsyncClient`; the provider then does not close it.
         timeout: seconds or an `httpx.Timeout` for each HTTP exchange. When None, a shared
             client's own timeout applies, except httpx's 5-second default (a client made
@@ -100,6 +105,7 @@ class HTTPProvider(AsyncCloseable):
         env_keys: tuple[str, ...] = (),
         api_key: str | None = None,
         credentials: Credentials | None = None,
+        signer: RequestSigner | None = None,
         http_client: httpx.AsyncClient | None = None,
         timeout: float | httpx.Timeout | None = None,
         max_output_tokens: int | None = None,
@@ -107,9 +113,15 @@ class HTTPProvider(AsyncCloseable):
     ) -> None:
         if api_key is not None and credentials is not None:
             raise ValueError("pass api_key or credentials, not both")
+        if signer is not None and (api_key is not None or credentials is not None or env_keys):
+            raise ValueError("a signer authenticates the requests: pass no key or credentials")
         self.dialect = dialect
-        if credentials is not None:
-            self.credentials: Credentials = credentials
+        self.signer = signer
+        self.credentials: Credentials | None
+        if signer is not None:
+            self.credentials = None
+        elif credentials is not None:
+            self.credentials = credentials
         elif api_key is not None:
             self.credentials = StaticCredentials(api_key)
         else:
@@ -217,7 +229,12 @@ class HTTPProvider(AsyncCloseable):
             raise
 
     async def _key(self, *, refresh: bool) -> str:
-        """Returns the current (or renewed) key, checked: any Credentials object may supply it."""
+        """Returns the current (or renewed) key, checked: any Credentials object may supply it.
+
+        A provider with a signer has no key: it returns "" (the signer adds the auth).
+        """
+        if self.credentials is None:
+            return ""
         key = await (self.credentials.refresh() if refresh else self.credentials.get())
         # The same key object as last time was checked then: skip the per-character scan.
         if key is self._last_key and self._checked_key is not None:
@@ -245,9 +262,12 @@ class HTTPProvider(AsyncCloseable):
         url = self.dialect.url(stream=False)
         key = await self._key(refresh=False)
         for attempt in range(2):
-            response = await self._client.post(
-                url, content=body, headers=self.dialect.headers(key), timeout=self._timeout
+            request = self._client.build_request(
+                "POST", url, content=body, headers=self.dialect.headers(key), timeout=self._timeout
             )
+            if self.signer is not None:
+                await self.signer.sign(request)
+            response = await self._client.send(request)
             if response.status_code == 401 and attempt == 0:
                 renewed = await self._renewed_key(key)
                 if renewed is not None:
@@ -269,6 +289,8 @@ class HTTPProvider(AsyncCloseable):
             request = self._client.build_request(
                 "POST", url, content=body, headers=self.dialect.headers(key), timeout=self._timeout
             )
+            if self.signer is not None:
+                await self.signer.sign(request)
             response = await self._client.send(request, stream=True)
             try:
                 if response.status_code >= 300:
@@ -282,7 +304,7 @@ class HTTPProvider(AsyncCloseable):
                         response.status_code, response.headers, content, renewed=attempt > 0
                     )
                 content_type = response.headers.get("content-type", "")
-                if "text/event-stream" not in content_type:
+                if self.dialect.stream_content_type not in content_type:
                     content = await response.aread()
                     raise self._error_with_context(
                         response.status_code, response.headers, content, unexpected=content_type

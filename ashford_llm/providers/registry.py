@@ -47,6 +47,7 @@ BUILTIN_PROVIDERS: Mapping[str, str] = MappingProxyType(
     {
         "anthropic": "ashford_llm.providers.anthropic:AnthropicProvider",
         "azure": "ashford_llm.providers.azure:AzureOpenAIProvider",
+        "bedrock": "ashford_llm.providers.bedrock:BedrockProvider",
         "gemini": "ashford_llm.providers.google:GoogleProvider",
         "google": "ashford_llm.providers.google:GoogleProvider",
         "openai": "ashford_llm.providers.openai:OpenAIProvider",

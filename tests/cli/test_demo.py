@@ -29,11 +29,13 @@ def test_demo_classifies_through_faults_and_exits_0(capsys: pytest.CaptureFixtur
 
 
 def test_demo_with_no_faults_needs_no_retries(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--calls", "9", "--fault-rate", "0"]) == 0
+    assert main(["demo", "--calls", "9", "--fault-rate", "0", "--outage", "none"]) == 0
     out = capsys.readouterr().out
     assert "succeeded        9" in out
     assert "retries          0" in out
-    assert "server requests  9 = attempts made 9" in out
+    assert "server requests  9 = attempts sent 9 (and 0 refused by an open circuit)" in out
+    assert "every circuit stayed closed" in out
+    assert "fallbacks        0 calls" in out
 
 
 def wrong_label(request: fake_server.AnswerRequest) -> str:
@@ -44,7 +46,7 @@ def test_demo_exits_1_when_a_call_ends_unexpectedly(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(demo, "classify_email", wrong_label)
-    assert main(["demo", "--calls", "6", "--fault-rate", "0"]) == 1
+    assert main(["demo", "--calls", "6", "--fault-rate", "0", "--outage", "none"]) == 1
     out = capsys.readouterr().out
     assert "(expected billing)" in out
     assert "unexplained: call 1: label spam, expected billing" in out
@@ -69,15 +71,16 @@ def undecodable_streams(config: ModelConfig, **options: Any) -> LLMProvider:
 async def test_demo_exits_1_and_names_errors_no_fault_explains(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    args = build_parser().parse_args(["demo", "--calls", "6", "--fault-rate", "0"])
+    args = build_parser().parse_args(
+        ["demo", "--calls", "6", "--fault-rate", "0", "--outage", "none"]
+    )
 
     assert await demo.run(args, provider_factory=undecodable_streams) == 1
 
     out = capsys.readouterr().out
-    for call in (3, 4, 5):  # the streamed calls
-        for attempt in range(1, 6):  # Retry retried each ResponseDecodeError four times
-            problem = f"call {call} attempt {attempt}: ResponseDecodeError, but the server"
-            assert f"unexplained: {problem} injected no fault" in out
+    for call in (3, 4, 5):  # the streamed calls: every provider's stream is broken
+        problem = f"call {call} attempt 1: ResponseDecodeError, but the server injected no fault"
+        assert f"unexplained: {problem}" in out
     assert "succeeded        3 " in out
     assert "typed failures   0 " in out
     assert "unexpected       3" in out
@@ -92,7 +95,7 @@ def test_demo_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
 def test_demo_classifies_e_mails_with_attachments_on_every_vendor(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["demo", "--calls", "30", "--fault-rate", "0"]) == 0
+    assert main(["demo", "--calls", "30", "--fault-rate", "0", "--outage", "none"]) == 0
     out = capsys.readouterr().out
     summary = "6 e-mails carried a PNG or a PDF; classified: anthropic 2, google 2, openai 2"
     assert summary in out
@@ -121,3 +124,60 @@ def test_demo_provider_targets_expand_vertex_to_both_publishers() -> None:
         ("openai", None),
     ]
     assert demo._targets(None) == [(vendor, None) for vendor in demo.MODELS]
+
+
+def test_demo_runs_on_bedrock_alone_signed_with_test_keys(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["demo", "--provider", "bedrock", "--calls", "24", "--fault-rate", "0.4"]) == 0
+    out = capsys.readouterr().out
+    assert "unexpected       0" in out
+    assert "OK: every call succeeded or ended in a typed error, and every" in out
+    rows = [line for line in out.splitlines() if line.startswith("│") and "│ #" not in line]
+    providers = {cell.split("│")[2].strip() for cell in rows if cell.split("│")[2].strip()}
+    assert providers == {"bedrock"}
+
+
+def test_demo_runs_the_named_providers_together(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["demo", "--provider", "openai", "--provider", "bedrock", "--calls", "8"]
+    assert main([*args, "--fault-rate", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "succeeded        8" in out
+    rows = [line for line in out.splitlines() if line.startswith("│ ") and "│ #" not in line]
+    providers = {row.split("│")[2].strip() for row in rows} - {""}
+    assert providers == {"openai", "bedrock"}  # no fallback was needed without faults
+    assert "answered by      bedrock 4, openai 4" in out or "openai 4, bedrock 4" in out
+
+
+def test_demo_rejects_an_unknown_provider(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["demo", "--provider", "nosuch"])
+    assert "--provider" in capsys.readouterr().err
+
+
+def test_demo_absorbs_an_outage_with_fallbacks_and_an_open_circuit(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["demo", "--calls", "30", "--fault-rate", "0", "--outage", "anthropic:60"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "succeeded        30" in out
+    assert "unexpected       0" in out
+    # Every anthropic e-mail (calls 1, 4, ..., 28) was answered by another vendor.
+    rows = [line for line in out.splitlines() if line.startswith("│") and "│ anthropic" in line]
+    assert len(rows) == 10
+    assert all("anthropic→" in row for row in rows), rows
+    assert "fallbacks        10 calls answered by another vendor" in out
+    assert "circuits         anthropic open" in out
+    assert "outage           anthropic unavailable for 60 s from 0 s" in out
+    # The circuit opened after its sixth failure: later calls sent anthropic only probes,
+    # where Retry alone would have sent each of the ten calls five times.
+    failed = int(out.split("s from 0 s: ")[1].split(" requests failed")[0])
+    assert 6 <= failed <= 20, out
+    assert "refused by an open circuit)" in out
+    assert "OK: every call" in out
+
+
+def test_demo_rejects_a_bad_outage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--outage", "nobody:5"]) == 2
+    assert "outage" in capsys.readouterr().err

@@ -81,6 +81,7 @@ class EchoDialect:
     model = "echo-1"
     base_url = "https://echo.example:8443/api"
     request_id_header = "x-echo-id"
+    stream_content_type = "text/event-stream"
 
     def url(self, *, stream: bool) -> str:
         return f"{self.base_url}/{'stream' if stream else 'say'}"

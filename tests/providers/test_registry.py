@@ -103,9 +103,10 @@ def test_builtin_names_point_at_the_vendor_modules() -> None:
     # Endpoint providers (Azure, the OpenAI-compatible profiles) are pinned in their own tests.
     assert {
         name: BUILTIN_PROVIDERS[name]
-        for name in ("anthropic", "gemini", "google", "openai", "vertex")
+        for name in ("anthropic", "bedrock", "gemini", "google", "openai", "vertex")
     } == {
         "anthropic": "ashford_llm.providers.anthropic:AnthropicProvider",
+        "bedrock": "ashford_llm.providers.bedrock:BedrockProvider",
         "gemini": "ashford_llm.providers.google:GoogleProvider",
         "google": "ashford_llm.providers.google:GoogleProvider",
         "openai": "ashford_llm.providers.openai:OpenAIProvider",

@@ -144,6 +144,7 @@ class AnthropicDialect:
     """
 
     request_id_header: str | None = "request-id"
+    stream_content_type = "text/event-stream"
     otel_provider_name = "anthropic"
 
     def __init__(

@@ -114,6 +114,7 @@ class AzureOpenAIDialect:
     """
 
     request_id_header: str | None = "x-request-id"
+    stream_content_type = "text/event-stream"
 
     def __init__(
         self,

@@ -84,6 +84,7 @@ class GoogleDialect:
     """
 
     request_id_header: str | None = None  # Gemini sends none
+    stream_content_type = "text/event-stream"
     otel_provider_name = "gcp.gemini"
 
     def __init__(

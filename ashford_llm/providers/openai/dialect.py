@@ -78,6 +78,7 @@ class OpenAIDialect:
     """
 
     request_id_header: str | None = "x-request-id"
+    stream_content_type = "text/event-stream"
 
     def __init__(
         self,

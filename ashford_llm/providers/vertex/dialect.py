@@ -93,6 +93,7 @@ class _VertexBase:
 
     request_id_header: str | None = None
     otel_provider_name = OTEL_PROVIDER_NAME
+    stream_content_type = "text/event-stream"
 
     def __init__(
         self,

@@ -1,7 +1,9 @@
-"""A fake OpenAI / Anthropic / Gemini / Azure OpenAI server with scripted and seeded faults.
+"""A fake OpenAI / Anthropic / Gemini / Azure OpenAI / Vertex AI / Bedrock server, with
+scripted and seeded faults.
 
-It needs starlette (the `testing` extra). Azure's routes live in `azure` (the endpoint is the
-server root: `server.base_url("azure")`).
+It needs starlette (the `testing` extra); checking Bedrock's SigV4 signatures needs botocore
+(extra `bedrock`). Azure's routes live in `azure` (the endpoint is the server root:
+`server.base_url("azure")`).
 
 In-process: `httpx.AsyncClient(transport=server.transport(), base_url=server.base_url("openai"))`.
 Over a socket: `async with server.run() as running: running.base_url("openai")`.
@@ -21,6 +23,7 @@ from ashford_llm.testing.fake_server.faults import (
     ATTEMPT_HEADER,
     STREAM_ONLY,
     Fault,
+    Outage,
     ServedRecord,
     ServerStats,
 )
@@ -34,6 +37,7 @@ __all__ = [
     "BatchOptions",
     "FakeProviderServer",
     "Fault",
+    "Outage",
     "RunningServer",
     "ServedRecord",
     "ServerStats",

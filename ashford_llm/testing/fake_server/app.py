@@ -14,7 +14,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route, Router
 
-from ashford_llm.testing.fake_server import anthropic, azure, gemini, openai, vertex
+from ashford_llm.testing.fake_server import anthropic, azure, bedrock, gemini, openai, vertex
 from ashford_llm.testing.fake_server.answers import (
     Answer,
     AnswerFunction,
@@ -28,6 +28,8 @@ from ashford_llm.testing.fake_server.faults import (
     ATTEMPT_HEADER,
     Fault,
     FaultPlan,
+    Outage,
+    OutageSchedule,
     ServedRecord,
     ServerStats,
     StatsCounter,
@@ -48,6 +50,7 @@ _VENDOR_PATHS = {
     "google": "",
     "vertex": "",
     "azure": "",
+    "bedrock": "",
 }
 _STATUS_FAULTS = frozenset(
     {
@@ -93,7 +96,8 @@ class FakeProviderServer:
     and `seed` make the FaultPlan. `retry_after` is the wait a rate-limit fault asks for,
     `slow_seconds` the delay before a slow first byte, `stall_seconds` the pause inside a
     stalled stream, `chunk_delay` the pause between stream chunks, `batch` how the batch
-    APIs behave (`batches.BatchOptions`). The server itself is the ASGI app
+    APIs behave (`batches.BatchOptions`). `outages` make one vendor fail every request for a
+    while (see `Outage`; `begin_outage` starts one now). The server itself is the ASGI app
     (`server.app is server`).
     """
 
@@ -111,6 +115,7 @@ class FakeProviderServer:
         stall_seconds: float = 1.0,
         chunk_delay: float = 0.0,
         batch: BatchOptions | None = None,
+        outages: Iterable[Outage] = (),
     ) -> None:
         if api_key is not None and not api_key:
             raise ValueError("api_key must be non-empty, or None to accept any key")
@@ -127,6 +132,10 @@ class FakeProviderServer:
         self._api_key = api_key
         self._answer = answer
         self._plan = FaultPlan(script=script, fault_rate=fault_rate, faults=faults, seed=seed)
+        outages = tuple(outages)
+        if not all(isinstance(outage, Outage) for outage in outages):
+            raise TypeError("outages must be Outage values")
+        self._outages = OutageSchedule(outages)
         self._retry_after = retry_after
         self._slow_seconds = slow_seconds
         self._stall_seconds = stall_seconds
@@ -146,6 +155,7 @@ class FakeProviderServer:
                 Route("/{version}/models/{target:path}", self._gemini, methods=["POST"]),
                 *vertex.routes(self._handle),
                 *azure.routes(self._handle),  # Azure OpenAI: the endpoint is the server root
+                Route("/model/{target:path}", self._bedrock, methods=["POST"]),
             ]
         )
 
@@ -161,6 +171,12 @@ class FakeProviderServer:
     def stats(self) -> ServerStats:
         """A snapshot of what the server has served so far."""
         return self._counter.snapshot()
+
+    def begin_outage(
+        self, vendor: str, seconds: float, *, fault: Fault | str = Fault.unavailable
+    ) -> None:
+        """Makes `vendor` ("openai", "anthropic", "gemini") fail every request for `seconds`."""
+        self._outages.begin(vendor, seconds, fault)
 
     def reset_stats(self) -> None:
         """Forgets the counters and records (the fault plan keeps its place)."""
@@ -209,6 +225,18 @@ class FakeProviderServer:
         stream = method == "streamGenerateContent"
         return await self._handle(gemini.FORMAT, request, model=model, stream=stream)
 
+    async def _bedrock(self, request: Request) -> Response:
+        model, _, operation = request.path_params["target"].rpartition("/")
+        if not model or operation not in bedrock.OPERATIONS:
+            return Response(b"Not Found", status_code=404, media_type="text/plain")
+        try:  # SigV4 covers the raw path and the body, so the format needs both
+            body = await request.body()
+        except ClientDisconnect:
+            return Response(status_code=499)
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        fmt = bedrock.for_request(request.method, raw_path.decode("latin-1"), body)
+        return await self._handle(fmt, request, model=model, stream=bedrock.OPERATIONS[operation])
+
     def _next_id(self) -> str:
         with self._ids_lock:
             return f"fake{next(self._ids):08d}"
@@ -227,9 +255,17 @@ class FakeProviderServer:
         self._counter.add(record)
 
     def _reply(
-        self, reply: Reply, seen: _Seen, parsed: AnswerRequest | None, fault: Fault | None
+        self,
+        reply: Reply,
+        seen: _Seen,
+        parsed: AnswerRequest | None,
+        fault: Fault | None,
+        *,
+        outage: bool = False,
     ) -> Response:
-        self._record(parsed, seen, fault=fault, status=reply.status, text="", ok=False)
+        self._record(
+            parsed, seen, fault=fault, status=reply.status, text="", ok=False, outage=outage
+        )
         headers = {**reply.headers, "content-type": reply.content_type}
         return Response(reply.body, status_code=reply.status, headers=headers)
 
@@ -251,7 +287,8 @@ class FakeProviderServer:
             return Response(status_code=499)
         except BadRequest as exc:
             return self._reply(fmt.bad_request(str(exc), request_id), seen, None, None)
-        fault = self._plan.next(stream=parsed.stream)
+        outage = self._outages.fault(fmt.name)
+        fault = outage or self._plan.next(stream=parsed.stream)
         answer = make_answer(parsed, self._answer, self._cache, response_id=response_id)
         if fault is Fault.dropped_connection:
             self._record(
@@ -262,7 +299,7 @@ class FakeProviderServer:
             error = fmt.error(
                 fault, model=parsed.model, request_id=request_id, retry_after=self._retry_after
             )
-            return self._reply(error, seen, parsed, fault)
+            return self._reply(error, seen, parsed, fault, outage=outage is not None)
         if fault is Fault.html_error:
             html = Reply(status=502, body=_HTML, content_type="text/html")
             return self._reply(html, seen, parsed, fault)

@@ -4,9 +4,15 @@ The server records, per request, the fault it injected and the value of the clie
 `x-ashford-attempt` header (`ServedRecord.attempt`). A client that wants proof rather than a
 count runs each call inside `track_call(call_id)`, gives its `httpx.AsyncClient` the request
 hook `tag_attempt` (which sends `<call id>/<attempt number>`) and gives Retry the `on_retry`
-hook `note_retry` (which notes each retried attempt's error). `CallTrace.finish` notes how the
-call ended; `unexplained(trace, index_records(stats.records))` then lists every failure or
-retry that the fault injected on that attempt does not explain, by `FAULT_OUTCOMES`.
+hook `note_retry` (which notes each retried attempt's error), and a Fallback the `on_fallback`
+hook `note_fallback` (which notes the error of the last attempt on the provider it left; the
+next provider's attempts carry on the numbering). `CallTrace.finish` notes how the call
+ended; `unexplained(trace, index_records(stats.records))` then lists every failure or retry
+that the fault injected on that attempt does not explain, by `FAULT_OUTCOMES`. A fault an
+outage of the vendor injected is explained the same way (the record says it was an outage).
+An attempt a CircuitBreaker refused (`CircuitOpenError`) never reached the server: it is
+explained only when the server has no record of it (the failures that opened the circuit
+are each proved on their own attempts).
 
     async with httpx.AsyncClient(event_hooks={"request": [tag_attempt]}) as client:
         stack = Retry(provider_over(client), on_retry=note_retry)
@@ -31,6 +37,7 @@ from typing import TYPE_CHECKING, TypeAlias
 import msgspec
 
 from ashford_llm.errors import (
+    CircuitOpenError,
     LLMError,
     LLMTimeoutError,
     MidStreamError,
@@ -45,13 +52,14 @@ from ashford_llm.testing.fake_server.faults import ATTEMPT_HEADER, Fault, Served
 if TYPE_CHECKING:
     import httpx
 
-    from ashford_llm.middleware import RetryEvent
+    from ashford_llm.middleware import FallbackEvent, RetryEvent
 
 __all__ = [
     "FAULT_OUTCOMES",
     "Attempt",
     "CallTrace",
     "index_records",
+    "note_fallback",
     "note_retry",
     "tag_attempt",
     "track_call",
@@ -164,6 +172,16 @@ class CallTrace:
         """Notes how the last attempt ended: its error, or None when the call answered."""
         self.attempts[self.attempt] = Attempt.of(error)
 
+    @property
+    def refused(self) -> int:
+        """How many attempts an open circuit refused (they sent no request)."""
+        return sum(attempt.error is CircuitOpenError for attempt in self.attempts.values())
+
+    @property
+    def sent(self) -> int:
+        """How many attempts sent a request: every attempt but the refused ones."""
+        return self.attempt - self.refused
+
 
 _CURRENT: ContextVar[CallTrace | None] = ContextVar("ashford_llm_call_trace", default=None)
 
@@ -187,10 +205,21 @@ async def tag_attempt(request: httpx.Request) -> None:
 
 
 def note_retry(event: RetryEvent) -> None:
-    """Retry's `on_retry` hook: notes the failed attempt's error in the current CallTrace."""
+    """Retry's `on_retry` hook: notes the failed attempt's error in the current CallTrace.
+
+    The trace numbers attempts itself, across providers: under a Fallback, each provider's
+    Retry counts its own attempts from 1, and the trace's number goes on.
+    """
     trace = _CURRENT.get()
     if trace is not None:
-        trace.retried(event.attempt, event.error)
+        trace.retried(trace.attempt, event.error)
+
+
+def note_fallback(event: FallbackEvent) -> None:
+    """Fallback's `on_fallback` hook: notes the left provider's last error; numbering goes on."""
+    trace = _CURRENT.get()
+    if trace is not None:
+        trace.retried(trace.attempt, event.error)
 
 
 def index_records(records: Iterable[ServedRecord]) -> dict[str, dict[int, list[ServedRecord]]]:
@@ -225,6 +254,13 @@ def unexplained(
             problems.append(f"{where}: the client noted no outcome")
             continue
         records = seen.get(number, [])
+        if attempt.error is CircuitOpenError:
+            if records:
+                problems.append(
+                    f"{where}: refused by an open circuit, but the server recorded "
+                    f"{len(records)} requests for it"
+                )
+            continue
         if len(records) != 1:
             problems.append(
                 f"{where}: {attempt.describe()}, but the server recorded "
@@ -246,7 +282,10 @@ def _mismatch(attempt: Attempt, record: ServedRecord) -> str | None:
     """Says how an attempt's outcome contradicts the server's record of it, if it does."""
     fault = record.fault
     allowed = _NO_FAULT if fault is None else FAULT_OUTCOMES.get(fault, frozenset())
-    injected = f"the server injected {fault}" if fault else "the server injected no fault"
+    if record.outage:
+        injected = f"an outage of {record.vendor} injected {fault}"
+    else:
+        injected = f"the server injected {fault}" if fault else "the server injected no fault"
     if attempt.error not in allowed or (attempt.cause is not None and attempt.cause not in allowed):
         return f"{attempt.describe()}, but {injected} ({attempt.message})"
     if attempt.error is None and not record.ok:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ashford_llm.testing.fake_server.faults import Fault
+from ashford_llm.testing.fake_server.faults import Fault, Outage
 
 if TYPE_CHECKING:
     from ashford_llm.testing.fake_server.app import FakeProviderServer
@@ -91,16 +91,20 @@ def serve(
     faults: Mapping[Fault | str, float] | None = None,
     api_key: str | None = None,
     log_level: str = "info",
+    outages: Iterable[Outage] = (),
 ) -> None:
     """Runs a fake server until interrupted (what `ashford-llm fake-server` calls).
 
-    `api_key=None` accepts any non-empty key; rates and seed make the FaultPlan.
+    `api_key=None` accepts any non-empty key; rates and seed make the FaultPlan; `outages`
+    make vendors fail every request for a while.
     """
     import uvicorn
 
     from ashford_llm.testing.fake_server.app import FakeProviderServer
 
-    server = FakeProviderServer(api_key=api_key, fault_rate=fault_rate, faults=faults, seed=seed)
+    server = FakeProviderServer(
+        api_key=api_key, fault_rate=fault_rate, faults=faults, seed=seed, outages=outages
+    )
     uvicorn.run(
         server,
         host=host,

@@ -15,8 +15,13 @@ BROKEN_STREAM = frozenset({Fault.cut_stream, Fault.mid_stream_error, Fault.malfo
 
 
 def _truncated(frame: bytes) -> bytes:
-    """Cuts an SSE frame's JSON in the middle, keeping the `event:`/`data:` prefix."""
-    start = frame.index(b"data: ") + len(b"data: ")
+    """Cuts an SSE frame's JSON in the middle, keeping the `event:`/`data:` prefix.
+
+    A binary frame (Bedrock's event stream) is cut in half: its prelude promises more bytes.
+    """
+    start = frame.find(b"data: ") + len(b"data: ")
+    if start < len(b"data: "):
+        return frame[: len(frame) // 2]
     return frame[: start + (len(frame) - start) // 2] + b"\n\n"
 
 

@@ -1,0 +1,384 @@
+"""CircuitBreaker in virtual time over MockProviders: opening, half-open probes, streams,
+cancellation, spans and the transition metric, and the breaker under Retry and Fallback."""
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from ashford_llm import (
+    AuthenticationError,
+    ChatMessage,
+    CircuitOpenError,
+    ClientBuilder,
+    CompletionRequest,
+    InvalidRequestError,
+    JsonValidationError,
+    LLMTimeoutError,
+    NetworkError,
+    ProviderInfo,
+    QuotaExhaustedError,
+    RateLimitError,
+    ResponseDecodeError,
+    ServerError,
+    StreamEvent,
+)
+from ashford_llm.middleware import (
+    CircuitBreaker,
+    CircuitState,
+    MemoryCircuitBackend,
+    Retry,
+)
+from ashford_llm.middleware import _semconv as sc
+from ashford_llm.testing import MockProvider, MockStream
+
+REQUEST = CompletionRequest([ChatMessage.user("hello")])
+
+
+class Clock:
+    """Virtual time: tests move `now` by hand; `sleep` moves it and records the wait."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def mock(script: object, name: str = "a", model: str = "m") -> MockProvider:
+    info = ProviderInfo(name=name, model=model, otel_provider_name=f"vendor-{name}")
+    return MockProvider(script, name=name, model=model, info=info)  # type: ignore[arg-type]
+
+
+def breaker(inner: MockProvider, clock: Clock, **options: object) -> CircuitBreaker:
+    settings: dict[str, object] = {
+        "failure_threshold": 3,
+        "window": 10.0,
+        "cooldown": 5.0,
+        "clock": clock,
+    }
+    return CircuitBreaker(inner, **(settings | options))  # type: ignore[arg-type]
+
+
+async def collect(stream: AsyncIterator[StreamEvent]) -> list[StreamEvent]:
+    return [event async for event in stream]
+
+
+async def fail_times(layer: CircuitBreaker, n: int, error: type[Exception] = ServerError) -> None:
+    for _ in range(n):
+        with pytest.raises(error):
+            await layer.complete(REQUEST)
+
+
+@pytest.fixture
+def telemetry() -> Iterator[
+    tuple[TracerProvider, InMemorySpanExporter, MeterProvider, InMemoryMetricReader]
+]:
+    exporter = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    reader = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[reader])
+    yield tracer_provider, exporter, meter_provider, reader
+    tracer_provider.shutdown()
+    meter_provider.shutdown()
+
+
+async def test_the_circuit_opens_at_the_threshold_and_refuses_at_once() -> None:
+    clock = Clock()
+    inner = mock(lambda request: ServerError("down", status=503))
+    layer = breaker(inner, clock)
+    await fail_times(layer, 3)
+    assert await layer.state() is CircuitState.open
+    clock.now += 2.0
+    with pytest.raises(CircuitOpenError) as caught:
+        await layer.complete(REQUEST)
+    assert caught.value.retry_after == pytest.approx(3.0)
+    assert caught.value.should_retry is False
+    assert caught.value.retryable is True
+    assert caught.value.provider == "a"
+    assert len(inner.requests) == 3  # the refused call never reached the provider
+
+
+async def test_failures_outside_the_window_do_not_count() -> None:
+    clock = Clock()
+    layer = breaker(mock(lambda request: NetworkError("reset")), clock)
+    await fail_times(layer, 2, NetworkError)
+    clock.now += 10.5
+    await fail_times(layer, 2, NetworkError)
+    assert await layer.state() is CircuitState.closed
+    await fail_times(layer, 1, NetworkError)
+    assert await layer.state() is CircuitState.open
+
+
+@pytest.mark.parametrize(
+    "error",
+    [RateLimitError, ServerError, LLMTimeoutError, NetworkError, ResponseDecodeError],
+)
+async def test_each_sign_of_an_unwell_vendor_counts(error: type[Exception]) -> None:
+    layer = breaker(mock(lambda request: error("x")), Clock())
+    await fail_times(layer, 3, error)
+    assert await layer.state() is CircuitState.open
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        InvalidRequestError,
+        QuotaExhaustedError,
+        AuthenticationError,
+        JsonValidationError,
+    ],
+)
+async def test_fatal_credential_and_json_errors_do_not_count(error: type[Exception]) -> None:
+    layer = breaker(mock(lambda request: error("x")), Clock())
+    await fail_times(layer, 5, error)
+    assert await layer.state() is CircuitState.closed
+
+
+async def test_after_the_cooldown_one_probe_goes_and_its_success_closes() -> None:
+    clock = Clock()
+    release = asyncio.Event()
+    outcomes = iter([ServerError("1"), ServerError("2"), ServerError("3")])
+
+    async def answer(request: CompletionRequest) -> object:
+        error = next(outcomes, None)
+        if error is not None:
+            return error
+        await release.wait()
+        return "back"
+
+    layer = breaker(mock(answer), clock)
+    await fail_times(layer, 3)
+    clock.now += 5.0
+    probe = asyncio.create_task(layer.complete(REQUEST))
+    await asyncio.sleep(0)
+    assert await layer.state() is CircuitState.half_open
+    with pytest.raises(CircuitOpenError, match="half-open") as caught:
+        await layer.complete(REQUEST)  # the one probe is in flight
+    assert caught.value.retry_after is None
+    release.set()
+    assert (await probe).content == "back"
+    assert await layer.state() is CircuitState.closed
+    assert (await layer.complete(REQUEST)).content == "back"
+
+
+async def test_a_failed_probe_opens_the_circuit_for_another_cooldown() -> None:
+    clock = Clock()
+    layer = breaker(mock(lambda request: ServerError("down")), clock)
+    await fail_times(layer, 3)
+    clock.now += 5.0
+    await fail_times(layer, 1)  # the probe
+    assert await layer.state() is CircuitState.open
+    with pytest.raises(CircuitOpenError) as caught:
+        await layer.complete(REQUEST)
+    assert caught.value.retry_after == pytest.approx(5.0)
+
+
+async def test_half_open_max_lets_that_many_probes_through() -> None:
+    clock = Clock()
+    gate = asyncio.Event()
+    calls = 0
+
+    async def answer(request: CompletionRequest) -> object:
+        nonlocal calls
+        calls += 1
+        if calls <= 3:
+            return ServerError("down")
+        await gate.wait()
+        return "ok"
+
+    layer = breaker(mock(answer), clock, half_open_max=2)
+    await fail_times(layer, 3)
+    clock.now += 5.0
+    probes = [asyncio.create_task(layer.complete(REQUEST)) for _ in range(2)]
+    await asyncio.sleep(0)
+    with pytest.raises(CircuitOpenError):
+        await layer.complete(REQUEST)
+    gate.set()
+    assert [(await probe).content for probe in probes] == ["ok", "ok"]
+    assert calls == 5
+
+
+# Streams
+
+
+async def test_a_stream_broken_after_text_counts_and_a_finished_one_succeeds() -> None:
+    clock = Clock()
+    broken = MockStream(chunks=["half"], error=ResponseDecodeError("cut"))
+    layer = breaker(mock([broken, broken, "fine", broken]), clock, failure_threshold=3)
+    for _ in range(2):
+        with pytest.raises(ResponseDecodeError):
+            await collect(layer.stream(REQUEST))
+    await collect(layer.stream(REQUEST))
+    with pytest.raises(ResponseDecodeError):
+        await collect(layer.stream(REQUEST))
+    assert await layer.state() is CircuitState.open
+    with pytest.raises(CircuitOpenError):
+        await collect(layer.stream(REQUEST))
+
+
+async def test_a_probe_stream_closed_early_gives_its_slot_back() -> None:
+    clock = Clock()
+    answers = [ServerError("1"), ServerError("2"), ServerError("3"), "a b c", "again"]
+    layer = breaker(mock(answers), clock)
+    await fail_times(layer, 3)
+    clock.now += 5.0
+    events = layer.stream(REQUEST)
+    await anext(events)
+    await events.aclose()  # abandoned: neither success nor failure
+    assert await layer.state() is CircuitState.half_open
+    assert (await layer.complete(REQUEST)).content == "again"  # the slot is free again
+    assert await layer.state() is CircuitState.closed
+
+
+async def test_a_cancelled_probe_gives_its_slot_back() -> None:
+    clock = Clock()
+    started = asyncio.Event()
+
+    async def answer(request: CompletionRequest) -> object:
+        if len(inner.requests) <= 3:
+            return ServerError("down")
+        if len(inner.requests) == 4:
+            started.set()
+            await asyncio.sleep(3600)
+        return "ok"
+
+    inner = mock(answer)
+    layer = breaker(inner, clock)
+    await fail_times(layer, 3)
+    clock.now += 5.0
+    probe = asyncio.create_task(layer.complete(REQUEST))
+    await started.wait()
+    probe.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await probe
+    assert (await layer.complete(REQUEST)).content == "ok"
+
+
+# Visibility
+
+
+async def test_transitions_are_span_events_and_counted_by_state(
+    telemetry: tuple[TracerProvider, InMemorySpanExporter, MeterProvider, InMemoryMetricReader],
+) -> None:
+    tracer_provider, exporter, meter_provider, reader = telemetry
+    clock = Clock()
+    answers = [ServerError("1"), ServerError("2"), ServerError("3"), ServerError("4"), "ok"]
+    layer = breaker(mock(answers, model="gpt"), clock, meter_provider=meter_provider)
+    tracer = tracer_provider.get_tracer("test")
+    with tracer.start_as_current_span("call"):
+        await fail_times(layer, 3)  # opens
+        clock.now += 5.0
+        await fail_times(layer, 1)  # half-opens, the probe fails: opens again
+        clock.now += 5.0
+        await layer.complete(REQUEST)  # half-opens, the probe succeeds: closes
+    (span,) = exporter.get_finished_spans()
+    states = [
+        (event.attributes or {})[sc.CIRCUIT_STATE]
+        for event in span.events
+        if event.name == sc.CIRCUIT_EVENT
+    ]
+    assert states == ["open", "half_open", "open", "half_open", "closed"]
+    data = reader.get_metrics_data()
+    assert data is not None
+    points = [
+        point
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == sc.CIRCUIT_TRANSITIONS
+        for point in metric.data.data_points  # type: ignore[union-attr]
+    ]
+    counts = {point.attributes[sc.CIRCUIT_STATE]: point.value for point in points}  # type: ignore[index]
+    assert counts == {"open": 2, "half_open": 2, "closed": 1}
+    assert {point.attributes[sc.PROVIDER_NAME] for point in points} == {"vendor-a"}  # type: ignore[index]
+    assert {point.attributes[sc.REQUEST_MODEL] for point in points} == {"gpt"}  # type: ignore[index]
+
+
+# Sharing and keys
+
+
+async def test_a_shared_backend_shares_one_circuit_per_provider_and_model() -> None:
+    clock = Clock()
+    shared = MemoryCircuitBackend()
+    failing = lambda request: ServerError("down")  # noqa: E731
+    first = breaker(mock(failing, model="m1"), clock, backend=shared)
+    second = breaker(mock(["ok"], model="m1"), clock, backend=shared)
+    other_model = breaker(mock(["ok"], model="m2"), clock, backend=shared)
+    await fail_times(first, 3)
+    with pytest.raises(CircuitOpenError):
+        await second.complete(REQUEST)
+    assert (await other_model.complete(REQUEST)).content == "ok"
+    assert (first.key, other_model.key) == ("a:m1", "a:m2")
+
+
+# With Retry and Fallback
+
+
+async def test_retry_does_not_wait_for_an_open_circuit() -> None:
+    clock = Clock()
+    inner = mock(lambda request: ServerError("down"))
+    stack = (
+        ClientBuilder()
+        .use(Retry, max_retries=5, jitter=lambda: 1.0, clock=clock, sleep=clock.sleep)
+        .use(CircuitBreaker, failure_threshold=3, window=10.0, cooldown=60.0, clock=clock)
+        .build(inner)
+    )
+    with pytest.raises(CircuitOpenError) as caught:
+        await stack.complete(REQUEST)
+    assert caught.value.attempts == 4  # three failures opened it, the fourth was refused
+    assert len(inner.requests) == 3
+    assert clock.sleeps == [0.5, 1.0, 2.0]  # no wait for the 60 s cooldown
+
+
+async def test_with_the_circuit_open_fallback_moves_on_at_once() -> None:
+    clock = Clock()
+    down = mock(lambda request: ServerError("down"), name="a")
+    backup = mock(lambda request: "from b", name="b")
+    stack = (
+        ClientBuilder()
+        .fallback(backup)
+        .use(Retry, max_retries=2, jitter=lambda: 1.0, clock=clock, sleep=clock.sleep)
+        .use(CircuitBreaker, failure_threshold=3, window=60.0, cooldown=60.0, clock=clock)
+        .build(down)
+    )
+    first = await stack.complete(REQUEST)  # a fails three times (opening), then b
+    assert (first.provider, first.attempts) == ("b", 4)
+    clock.sleeps.clear()
+    for _ in range(5):
+        response = await stack.complete(REQUEST)
+        assert (response.provider, response.attempts) == ("b", 2)  # a refused, b answered
+    assert len(down.requests) == 3
+    assert clock.sleeps == []
+
+
+def test_circuit_breaker_rejects_bad_options_when_built() -> None:
+    inner = mock(["ok"])
+    for options, error in (
+        ({"failure_threshold": 0}, ValueError),
+        ({"failure_threshold": True}, ValueError),
+        ({"half_open_max": 0}, ValueError),
+        ({"window": 0}, ValueError),
+        ({"cooldown": -1.0}, ValueError),
+        ({"backend": object()}, TypeError),
+        ({"key": ""}, ValueError),
+        ({"counted": [KeyError]}, TypeError),
+        ({"clock": 3}, TypeError),
+    ):
+        with pytest.raises(error):
+            CircuitBreaker(inner, **options)  # type: ignore[arg-type]
+    assert repr(CircuitBreaker(inner, window=60, cooldown=30)) == (
+        "CircuitBreaker(failure_threshold=5, window=60, cooldown=30) -> "
+        "MockProvider(name='a', model='m')"
+    )
