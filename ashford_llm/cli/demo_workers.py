@@ -56,6 +56,9 @@ _FAULT_MIX = {
     "quota_exhausted": 1,
 }
 _RATE_SLACK = 3
+# The workers demo's outage when `--outage` is left at the one-process demo's default: long
+# enough at a few requests per second per vendor to open the shared circuit.
+WORKERS_OUTAGE = "anthropic:3:2"
 _RETRY_SLACK_S = 0.1
 
 
@@ -74,6 +77,9 @@ class WorkersReport(msgspec.Struct, kw_only=True):
     killed: int = 0
     cut: list[str] = msgspec.field(default_factory=list)
     retries: dict[str, int] = msgspec.field(default_factory=dict)
+    refused: int = 0
+    refused_workers: int = 0
+    outage_requests: int = 0
     requests: int = 0
     peak_rpm: dict[str, int] = msgspec.field(default_factory=dict)
     peak_per_60s: dict[str, int] = msgspec.field(default_factory=dict)
@@ -120,6 +126,7 @@ async def run_workers(args: argparse.Namespace) -> int:
             rpm=args.rpm,
             fault_rate=args.fault_rate,
             seed=args.seed,
+            outage=_outage(getattr(args, "outage", None)),
         )
         print_report(report)
         reports.append(report)
@@ -130,6 +137,13 @@ async def run_workers(args: argparse.Namespace) -> int:
     return 1 if any(report.problems for report in reports) else 0
 
 
+def _outage(given: str | None) -> str | None:
+    """The outage to run: the one asked for, or WORKERS_OUTAGE for the demo's default."""
+    from ashford_llm.cli.demo import DEFAULT_OUTAGE
+
+    return WORKERS_OUTAGE if given == DEFAULT_OUTAGE else given
+
+
 async def run_once(
     *,
     workers: int,
@@ -138,6 +152,7 @@ async def run_once(
     fault_rate: float = 0.3,
     seed: int = 7,
     retry_after: float = 0.5,
+    outage: str | None = None,
     visibility_timeout: float = 30.0,
     kill_after: int | None = None,
     deadline_s: float = 900.0,
@@ -154,6 +169,7 @@ async def run_once(
         fault_rate=fault_rate,
         seed=seed,
         retry_after=retry_after,
+        outage=outage,
         visibility_timeout=visibility_timeout,
         kill_after=kill_after,
         deadline_s=deadline_s,
@@ -172,10 +188,12 @@ async def collect_run(
     visibility_timeout: float,
     kill_after: int | None,
     deadline_s: float,
+    outage: str | None = None,
 ) -> tuple[WorkersReport, Collected]:
     """Runs one fleet; returns its judged report and the raw records (for tests)."""
     from ashford_llm.cli._demo_data import classify_email
     from ashford_llm.cli._redis_server import redis_server
+    from ashford_llm.testing.fake_server import Outage
 
     server = _timed_server(
         api_key="demo-key",
@@ -187,6 +205,7 @@ async def collect_run(
         slow_seconds=0.3,
         stall_seconds=1.0,
         chunk_delay=0.002,
+        outages=() if outage in (None, "none") else (Outage.parse(outage),),
     )
     with redis_server() as redis_url, tempfile.TemporaryDirectory() as logs:
         async with server.run() as running:
@@ -359,6 +378,9 @@ def judge(
     for run in runs:
         by_email.setdefault(run.email, []).append(run)
     report.executions = len(runs)
+    refused = [run for run in runs if run.error == "CircuitOpenError"]
+    report.refused, report.refused_workers = len(refused), len({run.worker for run in refused})
+    report.outage_requests = sum(record.outage for record in collected.records)
     report.requests = len(collected.records)
     if runs:
         report.elapsed_s = max(r.ended for r in runs) - min(r.started for r in runs)
@@ -397,7 +419,10 @@ def judge(
 def _fault_of(index: dict[str, dict[int, list[ServedRecord]]], call_id: str) -> str:
     """The fault the server injected into a call's one attempt ("-": none, "?": unknown)."""
     records = index.get(call_id, {}).get(1, [])
-    return str(records[0].fault or "-") if len(records) == 1 else "?"
+    if len(records) != 1:
+        return "?"
+    record = records[0]
+    return f"outage:{record.fault}" if record.outage else str(record.fault or "-")
 
 
 def _judge_evidence(
@@ -532,6 +557,11 @@ def print_report(report: WorkersReport) -> None:
         f"{report.duplicate_answers} redelivered answers kept out by HSETNX; "
         f"{report.killed} worker(s) killed mid-task, {report.redelivered} cut task(s) "
         "delivered again and finished"
+    )
+    print(
+        f"shared circuit breaker: {report.refused} runs refused while a vendor's circuit was "
+        f"open, on {report.refused_workers} worker(s); {report.outage_requests} requests "
+        "failed by the vendor's outage"
     )
     print(
         "retries scheduled: "

@@ -1,10 +1,12 @@
 """The demo's Celery app: the e-mail classifier as a task, run by `ashford-llm demo --workers N`.
 
 Each worker process (`celery -A ashford_llm.jobs._demo_tasks worker`) builds the recommended
-stack once per vendor, on an event loop of its own in a background thread: RateLimit on a
-`RedisRateLimiter` (one quota per vendor, shared by every worker), Timeout and JsonValidation,
-over the real provider pointed at the fake server. The queue is the retry layer: `LLMTask`
-applies `decide`, so a failed call hands its wait to the broker instead of holding the worker.
+stack once per vendor, on an event loop of its own in a background thread: a CircuitBreaker on
+a `RedisCircuitBackend` (one circuit per vendor and model, shared by every worker), RateLimit
+on a `RedisRateLimiter` (one quota per vendor, shared by every worker), Timeout and
+JsonValidation, over the real provider pointed at the fake server. The queue is the retry
+layer: `LLMTask` applies `decide`, so a failed call hands its wait to the broker instead of
+holding the worker.
 
 Every run of the task (an "execution") is one call, named `<e-mail>.<retries>.<token>` in the
 `x-ashford-attempt` header, and leaves a record in Redis: how the call ended, the decision,
@@ -141,12 +143,20 @@ class _Worker:
         from ashford_llm.builder import ClientBuilder
         from ashford_llm.cli._demo_data import EmailLabel
         from ashford_llm.config import ModelConfig
-        from ashford_llm.middleware import JsonValidation, RateLimit, RedisRateLimiter, Timeout
+        from ashford_llm.middleware import (
+            CircuitBreaker,
+            JsonValidation,
+            RateLimit,
+            RedisCircuitBackend,
+            RedisRateLimiter,
+            Timeout,
+        )
         from ashford_llm.providers.registry import provider_from_config
         from ashford_llm.testing.fake_server.app import base_url
         from ashford_llm.testing.fake_server.evidence import tag_attempt
 
         client = httpx.AsyncClient(event_hooks={"request": [tag_attempt]})
+        circuits = RedisCircuitBackend(url=self.redis_url)
         stacks: dict[str, Any] = {}
         for vendor, model in MODELS.items():
             quota = RedisRateLimiter(
@@ -160,6 +170,13 @@ class _Worker:
             )
             stacks[vendor] = (
                 ClientBuilder()
+                .use(
+                    CircuitBreaker,
+                    failure_threshold=10,  # the fault mix alone rarely fails 10 calls in 1 s
+                    window=1.0,
+                    cooldown=0.5,
+                    backend=circuits,
+                )
                 .use(RateLimit, backend=quota)
                 .use(Timeout, total=5.0, first_token=2.0, idle=0.5)
                 .use(JsonValidation, schema=EmailLabel)
@@ -182,7 +199,7 @@ def _this_worker() -> _Worker:
 class DemoTask(LLMTask):
     """LLMTask with the demo's retry policy, storing each execution and each dead letter."""
 
-    max_retries = 6
+    max_retries = 10
     backoff = Backoff(base=0.2, factor=2.0, max=2.0, jitter=0.5)
     execution: Execution | None = None  # the run in progress (one at a time per process)
 

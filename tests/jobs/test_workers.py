@@ -1,4 +1,5 @@
-"""Two real Celery workers on a real Redis over 60 e-mails with faults, one killed mid-task.
+"""Two real Celery workers on a real Redis over 60 e-mails with faults and an outage of one
+vendor, one worker killed mid-task.
 
 One run (module fixture, about 15 s) proves every property the workers demo reports; the
 self-check tests then break a copy of its records one way each and require the judge to name
@@ -39,6 +40,7 @@ def fleet() -> Iterator[tuple[WorkersReport, Collected]]:
             fault_rate=0.3,
             seed=7,
             retry_after=RETRY_AFTER,
+            outage="anthropic:3:1",
             visibility_timeout=3.0,
             kill_after=20,
             deadline_s=150.0,
@@ -64,6 +66,9 @@ def test_two_workers_hold_every_property(fleet: tuple[WorkersReport, Collected])
     assert len({run.worker for run in collected.executions}) == 2
     assert report.retries.get("retry_after", 0) > 0
     assert report.retries.get("backoff", 0) > 0
+    assert report.outage_requests > 0
+    assert report.refused > 0  # the shared circuit opened in the outage
+    assert report.retries.get("cooldown", 0) > 0
     assert set(report.peak_per_60s) == {"openai", "anthropic", "google"}
     assert all(0 < peak <= RPM for peak in report.peak_per_60s.values())
     assert all(peak > 0 for peak in report.peak_rpm.values())
@@ -165,3 +170,12 @@ def test_execution_records_round_trip(fleet: tuple[WorkersReport, Collected]) ->
     _, collected = fleet
     first = collected.executions[0]
     assert msgspec.json.decode(msgspec.json.encode(first), type=Execution) == first
+
+
+def test_the_judge_names_a_refusal_the_server_saw(fleet: tuple[WorkersReport, Collected]) -> None:
+    report, collected = fleet
+    broken = _copy(collected)
+    failed = next(run for run in broken.executions if run.error == "ServerError")
+    failed.error = "CircuitOpenError"  # a worker stack claiming a refusal for a sent request
+    problems = _rejudge(broken, report.cut).problems
+    assert any(failed.call_id in p and "refused by an open circuit" in p for p in problems)
