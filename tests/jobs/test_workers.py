@@ -17,7 +17,8 @@ import pytest
 
 pytest.importorskip("celery")
 
-from ashford_llm.cli.demo_workers import Collected, WorkersReport, collect_run, judge
+from ashford_llm.cli._workers_report import Collected, WorkersReport, judge
+from ashford_llm.cli.demo_workers import collect_run
 from ashford_llm.jobs._demo_tasks import Execution
 from tests.middleware.redis_server import find_redis_server
 
