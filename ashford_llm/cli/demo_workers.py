@@ -222,7 +222,9 @@ def _drive(
     failure = None
     try:
         deadline = time.monotonic() + deadline_s
-        while (done := int(store.hlen(tasks.RESULTS))) < emails:
+        # Done when every e-mail has an outcome and no task is left, queued or unacknowledged:
+        # a redelivered task (after a kill) has run by then, so its duplicate is counted.
+        while (done := int(store.hlen(tasks.RESULTS))) < emails or not _settled(store):
             if kill_after is not None and not cut and done >= kill_after:
                 # Killed only in the middle of a task, so its unacknowledged task must come back.
                 running = store.get(f"{tasks.RUNNING}{processes[0].pid}")
@@ -251,6 +253,11 @@ def _drive(
     if failure:
         failure += "; worker log tail: " + _log_tail(logs)
     return cut, failure, spent_at
+
+
+def _settled(store: Any) -> bool:
+    """Tells whether the broker holds no task: none queued, none delivered and unacknowledged."""
+    return int(store.llen("celery")) == 0 and int(store.zcard("unacked_index")) == 0
 
 
 async def _spend_quotas(redis_url: str, rpm: float) -> None:

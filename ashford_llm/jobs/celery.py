@@ -88,7 +88,7 @@ class LLMTask(Task):  # type: ignore[misc]  # Celery is untyped
             if decision.retry and (self.max_retries is None or retries < self.max_retries):
                 self.on_decision(decision, args, kwargs)
                 raise self.retry(
-                    args=args, kwargs=kwargs, exc=error, countdown=decision.delay, max_retries=None
+                    args=args, kwargs=kwargs, exc=error, countdown=decision.delay
                 ) from error
             if decision.retry:
                 decision = msgspec.structs.replace(
