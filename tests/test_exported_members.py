@@ -2,7 +2,13 @@ import importlib
 
 import pytest
 
-PACKAGES = ["ashford_llm", "ashford_llm.providers", "ashford_llm.middleware", "ashford_llm.testing"]
+PACKAGES = [
+    "ashford_llm",
+    "ashford_llm.providers",
+    "ashford_llm.middleware",
+    "ashford_llm.testing",
+    "ashford_llm.jobs",
+]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

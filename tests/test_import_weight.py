@@ -21,6 +21,9 @@ FORBIDDEN = [
     "httpx_aiohttp",
     "google.auth",
     "botocore",
+    "celery",
+    "kombu",
+    "billiard",
 ]
 
 PROBE = f"""
@@ -28,6 +31,7 @@ import sys
 import httpx
 before = set(sys.modules)
 import ashford_llm, ashford_llm.providers, ashford_llm.middleware, ashford_llm.testing
+import ashford_llm.jobs
 added = set(sys.modules) - before
 forbidden = {FORBIDDEN!r}
 print(",".join(sorted(m for m in added if any(m == f or m.startswith(f + ".") for f in forbidden))))

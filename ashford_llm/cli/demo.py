@@ -133,6 +133,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--project", default="ashford-demo", help="the trace project name backends group by"
     )
     parser.add_argument("--batch", action="store_true", help="classify through the batch APIs")
+    from ashford_llm.cli.demo_workers import add_arguments
+
+    add_arguments(parser)
 
 
 def _telemetry(
@@ -367,6 +370,10 @@ async def run(
     `provider_factory` builds each vendor's provider (default: the real one for the vendor);
     it is the seam through which tests prove that a broken provider fails the run.
     """
+    if getattr(args, "workers", None):
+        from ashford_llm.cli.demo_workers import run_workers
+
+        return await run_workers(args)
     if getattr(args, "batch", False):
         from ashford_llm.cli.demo_batch import run_batch
 
