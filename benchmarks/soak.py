@@ -120,9 +120,10 @@ STALL_S = 2.0
 SLOW_S = 0.1
 RETRY_AFTER_S = 0.05
 SLACK_S = 1.0
-# An outage (every attempt failing) opens a circuit at any pace; at full speed the fault mix
-# alone opens one now and then too. Every refusal is proved like any other failed attempt.
-CIRCUIT = {"failure_threshold": 10, "window": 1.0, "cooldown": 0.5}
+# A circuit opens when 90% of at least 10 attempts within a second failed: an outage (every
+# attempt failing) does that at any pace, the fault mix (about a third failing) practically
+# never, however fast the calls come. Every refusal is proved like any other failed attempt.
+CIRCUIT = {"failure_ratio": 0.9, "minimum_calls": 10, "window": 1.0, "cooldown": 0.5}
 OUTAGE = "anthropic:3:1"  # VENDOR:SECONDS:AFTER (after the server's first request)
 RSS_GROWTH_LIMIT_KIB = 20 * 1024
 _MARKER = re.compile(r"soak-(\d{6})")

@@ -213,7 +213,10 @@ def build_stack(
         )
         .use(
             CircuitBreaker,
-            failure_threshold=6,  # the fault mix alone rarely fails 6 attempts in 0.5 s
+            # Opens when 90% of at least 6 attempts within 0.5 s failed: an outage does that,
+            # the fault mix's ~30% does not, however fast the calls come.
+            failure_ratio=0.9,
+            minimum_calls=6,
             window=0.5,
             cooldown=0.3,
             backend=circuits,

@@ -177,7 +177,8 @@ def test_demo_absorbs_an_outage_with_fallbacks_and_an_open_circuit(
     assert "fallbacks        10 calls answered by another vendor" in out
     assert "circuits         anthropic open" in out
     assert "outage           anthropic unavailable for 60 s from 0 s" in out
-    # The circuit opened after its sixth failure: later calls sent anthropic only probes,
+    # The circuit opened once 6 attempts within its window had failed (90% of at least 6):
+    # later calls sent anthropic only probes,
     # where Retry alone would have sent each of the ten calls five times.
     failed = int(out.split("s from 0 s: ")[1].split(" requests failed")[0])
     assert 6 <= failed <= 20, out
@@ -188,3 +189,21 @@ def test_demo_absorbs_an_outage_with_fallbacks_and_an_open_circuit(
 def test_demo_rejects_a_bad_outage(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--outage", "nobody:5"]) == 2
     assert "outage" in capsys.readouterr().err
+
+
+def test_the_default_demo_opens_only_the_outage_vendors_circuit(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["demo"]) == 0  # 60 calls, a 30% fault mix and a 1 s anthropic outage
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("circuits"))
+    circuits = " ".join(lines[start : start + 2]).split(maxsplit=1)[1].split("outage")[0]
+    # The outage fails every attempt and opens its vendor's circuit; the fault mix fails
+    # about a third of them, far below the 90% that opens a circuit, at any pace.
+    opened = {part.split()[0] for part in circuits.split(";")}
+    assert opened == {"anthropic"}, circuits
+    succeeded = int(out.split("succeeded")[1].split()[0])
+    refused = sum(1 for line in lines if line.startswith("│") and "│ CircuitOpenError " in line)
+    assert succeeded >= 54, out  # the failures left are MidStreamErrors and quotas
+    assert refused <= 2, out

@@ -1,11 +1,12 @@
 """One worker process of the shared-circuit test: calls a vendor that fails, then heals.
 
-Run as `python -m tests.middleware.circuit_worker '<json settings>'`. It prints "ready" once
-imported, reads the start time (wall clock) from stdin, then prints one JSON line: the calls
-that reached the vendor (failed and answered), the calls refused, and the transitions this
-process announced, by state. Every worker starts at the same time; its vendor fails until
-the circuit first refuses one of its calls (so the fleet opens the circuit whatever the
-machine's load), answers after that, and the run ends `run_for` seconds after the start.
+Run as `python -m tests.middleware.circuit_worker '<json settings>'`. It first makes `warmup`
+calls that succeed (none by default), prints "ready", reads the start time (wall clock) from
+stdin, then prints one JSON line: the calls that reached the vendor (warmed, failed and
+answered), the calls refused, and the transitions this process announced, by state. Every
+worker starts at the same time; its vendor fails until the circuit first refuses one of its
+calls (so the fleet opens the circuit whatever the machine's load), answers after that, and
+the run ends `run_for` seconds after the start.
 """
 
 from __future__ import annotations
@@ -31,11 +32,12 @@ REQUEST = CompletionRequest([ChatMessage.user("hello")])
 async def work(settings: dict[str, Any]) -> dict[str, Any]:
     """Calls until the run ends; the vendor fails until it heals and answers after."""
     counts: Counter[str] = Counter()
-    print("ready", flush=True)
-    start_at = float(sys.stdin.readline())
-    end_at = start_at + settings["run_for"]
+    warmup = settings.get("warmup", 0)
 
     def vendor(request: CompletionRequest) -> object:
+        if counts["warmed"] < warmup:
+            counts["warmed"] += 1
+            return "ok"
         if not counts["refused"]:
             counts["failed"] += 1
             return ServerError("down", status=503)
@@ -50,9 +52,16 @@ async def work(settings: dict[str, Any]) -> dict[str, Any]:
             failure_threshold=settings["threshold"],
             window=30.0,
             cooldown=settings["cooldown"],
+            failure_ratio=settings.get("failure_ratio"),
+            minimum_calls=settings.get("minimum_calls"),
             backend=backend,
             meter_provider=meters,
         )
+        for _ in range(warmup):
+            await layer.complete(REQUEST)
+        print("ready", flush=True)
+        start_at = float(sys.stdin.readline())
+        end_at = start_at + settings["run_for"]
         await asyncio.sleep(max(start_at - time.time(), 0))
         while time.time() < end_at:
             try:

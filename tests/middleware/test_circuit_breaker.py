@@ -2,6 +2,7 @@
 cancellation, spans and the transition metric, and the breaker under Retry and Fallback."""
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -35,6 +36,7 @@ from ashford_llm.middleware import (
     Retry,
 )
 from ashford_llm.middleware import _semconv as sc
+from ashford_llm.middleware.circuit_breaker import DEFAULT_MINIMUM_CALLS
 from ashford_llm.testing import MockProvider, MockStream
 
 REQUEST = CompletionRequest([ChatMessage.user("hello")])
@@ -210,6 +212,136 @@ async def test_half_open_max_lets_that_many_probes_through() -> None:
     assert calls == 5
 
 
+# The ratio rule
+
+
+def answers_by_pattern(pattern: str) -> object:
+    """A vendor whose n-th answer follows `pattern` round and round: "x" fails, "." answers."""
+    calls = 0
+
+    def answer(request: CompletionRequest) -> object:
+        nonlocal calls
+        calls += 1
+        return ServerError("down") if pattern[(calls - 1) % len(pattern)] == "x" else "ok"
+
+    return answer
+
+
+async def call_many(layer: CircuitBreaker, clock: Clock, n: int, *, every: float) -> None:
+    """Makes `n` calls, `every` seconds apart, whether the vendor or the circuit fails them."""
+    for _ in range(n):
+        with contextlib.suppress(ServerError, CircuitOpenError):
+            await layer.complete(REQUEST)
+        clock.now += every
+
+
+async def test_a_30_percent_failure_rate_at_high_volume_opens_a_count_but_not_a_ratio() -> None:
+    pattern = "xxx......."  # three failures in a row in every ten calls
+    counted_clock = Clock()
+    counted_inner = mock(answers_by_pattern(pattern))
+    counted = breaker(counted_inner, counted_clock)
+    await call_many(counted, counted_clock, 2000, every=0.01)
+    assert await counted.state() is CircuitState.open  # 3 failures within 10 s, at any rate
+    assert len(counted_inner.requests) < 2000
+
+    clock = Clock()
+    inner = mock(answers_by_pattern(pattern))
+    layer = breaker(inner, clock, failure_ratio=0.5, minimum_calls=10)
+    await call_many(layer, clock, 2000, every=0.01)  # 100 calls a second for 20 s
+    assert await layer.state() is CircuitState.closed
+    assert len(inner.requests) == 2000
+
+
+async def test_an_outage_opens_the_ratio_circuit_at_minimum_calls() -> None:
+    clock = Clock()
+    inner = mock(lambda request: ServerError("down"))
+    layer = breaker(inner, clock, failure_threshold=1, failure_ratio=0.5, minimum_calls=8)
+    await fail_times(layer, 7)
+    assert await layer.state() is CircuitState.closed
+    await fail_times(layer, 1)
+    assert await layer.state() is CircuitState.open
+    with pytest.raises(CircuitOpenError):
+        await layer.complete(REQUEST)
+    assert len(inner.requests) == 8
+
+
+async def test_below_minimum_calls_the_ratio_circuit_never_opens() -> None:
+    clock = Clock()
+    layer = breaker(
+        mock(lambda request: ServerError("down")),
+        clock,
+        failure_threshold=1,
+        failure_ratio=0.5,
+        minimum_calls=8,
+    )
+    for _ in range(20):  # seven failures in each window, every one of them failing
+        for _ in range(7):
+            await fail_times(layer, 1)
+            clock.now += 0.01
+        clock.now += 10.0
+    assert await layer.state() is CircuitState.closed
+
+
+async def test_the_ratio_counts_successes_and_answers_that_are_not_outages() -> None:
+    clock = Clock()
+    answers = ["ok", "ok", InvalidRequestError("bad"), *[ServerError("down")] * 3]
+    layer = breaker(mock(answers), clock, failure_threshold=1, failure_ratio=0.5, minimum_calls=4)
+    await layer.complete(REQUEST)
+    await layer.complete(REQUEST)
+    await fail_times(layer, 1, InvalidRequestError)  # the vendor answered: a success
+    await fail_times(layer, 2)  # 2 of 5 failed
+    assert await layer.state() is CircuitState.closed
+    await fail_times(layer, 1)  # 3 of 6
+    assert await layer.state() is CircuitState.open
+
+
+async def test_the_ratio_window_slides_old_outcomes_out() -> None:
+    clock = Clock()
+    answers = [*["ok"] * 10, *[ServerError("down")] * 10]
+    layer = breaker(mock(answers), clock, failure_threshold=1, failure_ratio=0.5, minimum_calls=4)
+    for _ in range(10):
+        await layer.complete(REQUEST)
+    clock.now += 5.0
+    await fail_times(layer, 3)  # 3 of 13 within the window
+    clock.now += 5.0  # the ten successes are older than the window now
+    assert await layer.state() is CircuitState.closed
+    await fail_times(layer, 1)  # 4 of 4
+    assert await layer.state() is CircuitState.open
+
+
+async def test_the_ratio_rule_still_needs_failure_threshold_failures() -> None:
+    clock = Clock()
+    layer = breaker(
+        mock(lambda request: ServerError("down")),
+        clock,
+        failure_threshold=5,
+        failure_ratio=0.5,
+        minimum_calls=2,
+    )
+    await fail_times(layer, 4)  # every call failed, but only four
+    assert await layer.state() is CircuitState.closed
+    await fail_times(layer, 1)
+    assert await layer.state() is CircuitState.open
+
+
+async def test_a_ratio_circuit_half_opens_and_starts_counting_afresh_when_closed() -> None:
+    clock = Clock()
+    answers = [*[ServerError("down")] * 4, ServerError("probe"), "back", *[ServerError("x")] * 4]
+    layer = breaker(mock(answers), clock, failure_threshold=1, failure_ratio=0.8, minimum_calls=4)
+    await fail_times(layer, 4)
+    assert await layer.state() is CircuitState.open
+    clock.now += 5.0
+    await fail_times(layer, 1)  # the probe fails: open again
+    assert await layer.state() is CircuitState.open
+    clock.now += 5.0
+    assert (await layer.complete(REQUEST)).content == "back"  # the probe closes it
+    assert await layer.state() is CircuitState.closed
+    await fail_times(layer, 3)  # the outage's failures were forgotten: 3 calls since
+    assert await layer.state() is CircuitState.closed
+    await fail_times(layer, 1)
+    assert await layer.state() is CircuitState.open
+
+
 # Streams
 
 
@@ -375,10 +507,26 @@ def test_circuit_breaker_rejects_bad_options_when_built() -> None:
         ({"key": ""}, ValueError),
         ({"counted": [KeyError]}, TypeError),
         ({"clock": 3}, TypeError),
+        ({"failure_ratio": 0}, ValueError),
+        ({"failure_ratio": 1.5}, ValueError),
+        ({"failure_ratio": True}, ValueError),
+        ({"failure_ratio": "0.5"}, ValueError),
+        ({"failure_ratio": float("nan")}, ValueError),
+        ({"failure_ratio": 0.5, "minimum_calls": 0}, ValueError),
+        ({"failure_ratio": 0.5, "minimum_calls": 2.0}, ValueError),
     ):
         with pytest.raises(error):
             CircuitBreaker(inner, **options)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="minimum_calls applies only with failure_ratio"):
+        CircuitBreaker(inner, minimum_calls=10)
     assert repr(CircuitBreaker(inner, window=60, cooldown=30)) == (
         "CircuitBreaker(failure_threshold=5, window=60, cooldown=30) -> "
         "MockProvider(name='a', model='m')"
     )
+    ratio = CircuitBreaker(inner, failure_ratio=0.8, minimum_calls=6)
+    assert ratio.describe() == (
+        "CircuitBreaker(failure_threshold=5, window=30, cooldown=30, failure_ratio=0.8, "
+        "minimum_calls=6)"
+    )
+    assert CircuitBreaker(inner, failure_ratio=1).minimum_calls == DEFAULT_MINIMUM_CALLS
+    assert CircuitBreaker(inner, failure_ratio=1).policy.failure_ratio == 1.0

@@ -27,6 +27,7 @@ from ashford_llm import (
 )
 from ashford_llm.middleware import CircuitBreaker, CircuitState, RedisCircuitBackend
 from ashford_llm.middleware.circuit_breaker import CircuitPolicy
+from ashford_llm.middleware.circuit_breaker.redis_backend import KEY_PREFIX
 from ashford_llm.testing import MockProvider
 from tests.middleware.redis_server import RedisServer, redis_server_or_skip
 
@@ -133,6 +134,56 @@ async def test_a_probe_lost_with_its_process_is_given_up_after_a_cooldown(
     assert (again.allowed, again.probe) == (True, True)
 
 
+async def test_two_backends_judge_one_failure_ratio_over_both_their_calls(
+    redis_server: RedisServer, model: str
+) -> None:
+    ratio = {"failure_threshold": 1, "failure_ratio": 0.5, "minimum_calls": 6}
+    async with (
+        RedisCircuitBackend(url=redis_server.url) as one,
+        RedisCircuitBackend(url=redis_server.url) as two,
+    ):
+        healthy = layer(MockProvider(["ok"] * 4, model=model), one, **ratio)
+        down = layer(failing(model), two, **ratio)
+        for _ in range(4):
+            await healthy.complete(REQUEST)
+        await fail_times(down, 3)  # 3 of 7 calls failed
+        assert await down.state() is CircuitState.closed
+        await fail_times(down, 1)  # 4 of 8
+        assert await healthy.state() is CircuitState.open
+
+
+async def test_a_ratio_circuit_in_redis_needs_minimum_calls_and_slides_its_window(
+    redis_server: RedisServer, model: str
+) -> None:
+    ratio = {"failure_threshold": 1, "failure_ratio": 0.5, "minimum_calls": 4, "window": 0.3}
+    answers = [*["ok"] * 6, *[ServerError("down")] * 20]
+    async with RedisCircuitBackend(url=redis_server.url) as backend:
+        breaker = layer(MockProvider(answers, model=model), backend, **ratio)
+        for _ in range(6):
+            await breaker.complete(REQUEST)
+        await fail_times(breaker, 3)  # 3 of 9 within the window
+        assert await breaker.state() is CircuitState.closed
+        await asyncio.sleep(0.35)  # every outcome so far is older than the window
+        await fail_times(breaker, 3)  # 3 of 3: fewer than minimum_calls
+        assert await breaker.state() is CircuitState.closed
+        await fail_times(breaker, 1)  # 4 of 4
+        assert await breaker.state() is CircuitState.open
+
+
+async def test_without_a_ratio_redis_keeps_no_successes(
+    redis_server: RedisServer, model: str
+) -> None:
+    async with RedisCircuitBackend(url=redis_server.url) as backend:
+        breaker = layer(MockProvider(["ok"] * 3, model=model), backend)
+        for _ in range(3):
+            await breaker.complete(REQUEST)
+        with_ratio = layer(MockProvider(["ok"], model=f"{model}-ratio"), backend, failure_ratio=0.5)
+        await with_ratio.complete(REQUEST)
+        client = backend._client
+        assert await client.exists(f"{KEY_PREFIX}{breaker.key}:successes") == 0
+        assert await client.zcard(f"{KEY_PREFIX}{with_ratio.key}:successes") == 1
+
+
 async def test_redis_down_fails_open_to_an_in_process_circuit_with_one_warning(
     model: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -191,17 +242,30 @@ def test_redis_circuit_backend_rejects_bad_options() -> None:
         RedisCircuitBackend(url="redis://127.0.0.1:1/0", timeout=0)
 
 
+# By count: the tenth failure opens. By ratio: each process first has 5 calls succeed, so
+# the 20 successes of the fleet need 20 failures to make half of its 40 calls.
+FLEET_RULES = {
+    "count": ({"threshold": 10}, 10),
+    "ratio": (
+        {"threshold": 1, "failure_ratio": 0.5, "minimum_calls": 10, "warmup": 5},
+        20,
+    ),
+}
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize("rule", FLEET_RULES)
 def test_four_processes_open_half_open_and_close_one_circuit_together(
-    redis_server: RedisServer, model: str
+    redis_server: RedisServer, model: str, rule: str
 ) -> None:
+    options, opening = FLEET_RULES[rule]
     settings = {
         "url": redis_server.url,
         "model": model,
-        "threshold": 10,
         "cooldown": 1.0,
         "run_for": 4.0,
+        **options,
     }
     workers = [
         subprocess.Popen(
@@ -228,8 +292,8 @@ def test_four_processes_open_half_open_and_close_one_circuit_together(
         assert worker.returncode == 0, err
         results.append(json.loads(out))
     failed = sum(result.get("failed", 0) for result in results)
-    # The fleet stops at its tenth failure; calls already admitted may still fail (one each).
-    assert 10 <= failed <= 13, results
+    # The fleet stops at its opening failure; calls already admitted may still fail (one each).
+    assert opening <= failed <= opening + 3, results
     assert all(result.get("refused", 0) > 0 for result in results), results
     assert all(result.get("answered", 0) > 0 for result in results), results
     transitions = {

@@ -66,6 +66,10 @@ async def test_soak_of_1000_calls_ends_each_call_exact_or_typed_and_leaves_nothi
     # A refused attempt either moved the call on, or ended it when every circuit was open.
     refusals = report.switch_causes.get("CircuitOpenError", 0)
     assert refusals + report.failures.get("CircuitOpenError", 0) == report.refused > 0
+    # Only the outage opens a circuit, not the fault mix, so a refusal nearly always finds
+    # the other vendors' circuits closed (with 10 failures in 1 s alone, one run on 2 cores
+    # ended 487 of its 1,000 calls so).
+    assert report.failures.get("CircuitOpenError", 0) <= 3
     assert report.fallbacks > 0
     assert report.spans == 1000
     assert report.sockets_after_close == 0

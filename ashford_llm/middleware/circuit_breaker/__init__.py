@@ -10,10 +10,15 @@ from ashford_llm.middleware.circuit_breaker.backend import (
     MemoryCircuitBackend,
     Outcome,
 )
-from ashford_llm.middleware.circuit_breaker.layer import DEFAULT_COUNTED, CircuitBreaker
+from ashford_llm.middleware.circuit_breaker.layer import (
+    DEFAULT_COUNTED,
+    DEFAULT_MINIMUM_CALLS,
+    CircuitBreaker,
+)
 
 __all__ = [
     "DEFAULT_COUNTED",
+    "DEFAULT_MINIMUM_CALLS",
     "Admission",
     "CircuitBackend",
     "CircuitBreaker",

@@ -1,8 +1,9 @@
 """Where circuit state lives: the `CircuitBackend` seam and the in-process `MemoryCircuitBackend`.
 
-A circuit is closed (calls pass, failures are counted in a sliding window), open (calls are
-refused until the cooldown ends) or half-open (up to `half_open_max` probe calls pass; the
-first to succeed closes the circuit, the first to fail opens it again). The layer asks
+A circuit is closed (calls pass, failures are counted in a sliding window, and successes too
+when the policy has a `failure_ratio`), open (calls are refused until the cooldown ends) or
+half-open (up to `half_open_max` probe calls pass; the first to succeed closes the circuit,
+the first to fail opens it again). The layer asks
 `admit` before each call and reports the call's `Outcome` to `record` after it; both return
 the state entered, if the call moved the circuit, so the layer can announce it. A backend
 keeps one circuit per key (the layer's provider and model), so one backend can serve every
@@ -40,12 +41,29 @@ class CircuitState(enum.StrEnum):
 
 
 class CircuitPolicy(msgspec.Struct, frozen=True, kw_only=True):
-    """The layer's settings a backend applies: seconds, and counts of calls."""
+    """The layer's settings a backend applies: seconds, and counts of calls.
+
+    With `failure_ratio` None a closed circuit opens at `failure_threshold` failures within
+    `window`. With a `failure_ratio` it opens, as a failure is recorded, when within `window`
+    all three hold: at least `minimum_calls` outcomes (failures and successes), failures /
+    outcomes >= `failure_ratio`, and failures >= `failure_threshold`.
+    """
 
     failure_threshold: int
     window: float
     cooldown: float
     half_open_max: int
+    failure_ratio: float | None = None
+    minimum_calls: int = 1
+
+    def trips(self, failures: int, successes: int) -> bool:
+        """Says whether these counts, within one window, open a closed circuit."""
+        if failures < self.failure_threshold:
+            return False
+        if self.failure_ratio is None:
+            return True
+        calls = failures + successes
+        return calls >= self.minimum_calls and failures / calls >= self.failure_ratio
 
 
 class Admission(msgspec.Struct, frozen=True, kw_only=True):
@@ -87,6 +105,7 @@ class _Circuit:
 
     state: CircuitState = CircuitState.closed
     failures: deque[float] = field(default_factory=deque)
+    successes: deque[float] = field(default_factory=deque)
     opened_at: float = 0.0
     probes: int = 0
 
@@ -121,7 +140,8 @@ class MemoryCircuitBackend:
     async def record(
         self, key: str, policy: CircuitPolicy, admission: Admission, outcome: Outcome, *, now: float
     ) -> CircuitState | None:
-        """Counts a failure (opening at the threshold) or ends a probe (closing or reopening)."""
+        """Counts an outcome (a failure may open the circuit) or ends a probe (closing or
+        reopening); successes are counted only when the policy has a `failure_ratio`."""
         circuit = self._circuits.setdefault(key, _Circuit())
         if admission.probe:
             if circuit.state is not CircuitState.half_open:
@@ -134,13 +154,15 @@ class MemoryCircuitBackend:
                 return CircuitState.closed
             self._open(circuit, now)
             return CircuitState.open
-        if outcome != "failure" or circuit.state is not CircuitState.closed:
+        if outcome == "abandoned" or circuit.state is not CircuitState.closed:
             return None
-        failures = circuit.failures
-        failures.append(now)
-        while failures and failures[0] <= now - policy.window:
-            failures.popleft()
-        if len(failures) < policy.failure_threshold:
+        if outcome == "success" and policy.failure_ratio is None:
+            return None
+        (circuit.failures if outcome == "failure" else circuit.successes).append(now)
+        for times in (circuit.failures, circuit.successes):
+            while times and times[0] <= now - policy.window:
+                times.popleft()
+        if outcome != "failure" or not policy.trips(len(circuit.failures), len(circuit.successes)):
             return None
         self._open(circuit, now)
         return CircuitState.open
@@ -152,9 +174,10 @@ class MemoryCircuitBackend:
 
     @staticmethod
     def _open(circuit: _Circuit, now: float) -> None:
-        """Opens the circuit now, forgetting its counted failures and probes."""
+        """Opens the circuit now, forgetting its counted outcomes and probes."""
         circuit.state, circuit.opened_at, circuit.probes = CircuitState.open, now, 0
         circuit.failures.clear()
+        circuit.successes.clear()
 
     def __repr__(self) -> str:
         return f"MemoryCircuitBackend(circuits={len(self._circuits)})"

@@ -13,8 +13,8 @@ What counts as a failure (`DEFAULT_COUNTED`): the errors that say the vendor is 
 broke after text arrived (MidStreamError, from a layer below). Not counted, and taken as a
 sign that the vendor answers: fatal errors (a 400, a 403, an exhausted quota, a content
 filter), a rejected key (AuthenticationError: a credential problem, not an outage) and output
-that is not the JSON asked for (JsonValidationError: the model's doing). A call cancelled or
-closed early counts as nothing.
+that is not the JSON asked for (JsonValidationError: the model's doing); with a
+`failure_ratio` these count as successes. A call cancelled or closed early counts as nothing.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from ashford_llm.middleware.circuit_breaker.backend import (
 from ashford_llm.protocol import LLMProvider
 from ashford_llm.types import CompletionRequest, CompletionResponse, StreamEnd, StreamEvent
 
-__all__ = ["DEFAULT_COUNTED", "CircuitBreaker"]
+__all__ = ["DEFAULT_COUNTED", "DEFAULT_MINIMUM_CALLS", "CircuitBreaker"]
 
 logger = logging.getLogger("ashford_llm")
 
@@ -62,9 +62,18 @@ DEFAULT_COUNTED: tuple[type[LLMError], ...] = (
 )
 """The error classes a circuit counts as the vendor failing."""
 
+DEFAULT_MINIMUM_CALLS = 20
+"""Calls within the window before a `failure_ratio` is judged, when none is given."""
+
 
 class CircuitBreaker(Middleware):
     """Opens after `failure_threshold` failures within `window` seconds; refuses for `cooldown`.
+
+    A count alone depends on the request rate: at a high rate a vendor's ordinary error rate
+    reaches any threshold. With `failure_ratio` set the circuit opens on a share instead (as
+    Polly's advanced breaker and resilience4j's failure rate do): when, within `window`, at
+    least `minimum_calls` calls ended, the failed share of them is at least `failure_ratio`,
+    and at least `failure_threshold` of them failed (set it to 1 for the share alone).
 
     After the cooldown the circuit is half-open: `half_open_max` probe calls go through, the
     others are refused; a probe that succeeds closes the circuit, one that fails opens it
@@ -73,10 +82,15 @@ class CircuitBreaker(Middleware):
 
     Args:
         inner: the handler to call.
-        failure_threshold: failures within `window` that open the circuit.
-        window: seconds over which failures are counted (a sliding window).
+        failure_threshold: failures within `window` that open the circuit (with
+            `failure_ratio`, the fewest failures that may open it).
+        window: seconds over which outcomes are counted (a sliding window).
         cooldown: seconds the circuit stays open before probing.
         half_open_max: probe calls let through at once while half-open.
+        failure_ratio: None to open on the failure count alone; a share in (0, 1] to open
+            when that share of the calls within `window` failed.
+        minimum_calls: calls that must have ended within `window` before `failure_ratio`
+            is judged (None for DEFAULT_MINIMUM_CALLS); only with `failure_ratio`.
         backend: where circuits live: None for this layer's own MemoryCircuitBackend; a
             shared MemoryCircuitBackend for every stack of the process; a
             RedisCircuitBackend for every process. The layer never closes it.
@@ -96,6 +110,8 @@ class CircuitBreaker(Middleware):
         window: float = 30.0,
         cooldown: float = 30.0,
         half_open_max: int = 1,
+        failure_ratio: float | None = None,
+        minimum_calls: int | None = None,
         backend: CircuitBackend | None = None,
         key: str | None = None,
         counted: Sequence[type[LLMError]] = DEFAULT_COUNTED,
@@ -103,9 +119,22 @@ class CircuitBreaker(Middleware):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(inner)
+        if failure_ratio is not None and (
+            isinstance(failure_ratio, bool)
+            or not isinstance(failure_ratio, int | float)
+            or not 0 < failure_ratio <= 1
+        ):
+            raise ValueError(
+                f"failure_ratio must be a number in (0, 1] or None, got {failure_ratio!r}"
+            )
+        if minimum_calls is not None and failure_ratio is None:
+            raise ValueError("minimum_calls applies only with failure_ratio; set both or neither")
+        if minimum_calls is None:
+            minimum_calls = DEFAULT_MINIMUM_CALLS if failure_ratio is not None else 1
         for option, value in (
             ("failure_threshold", failure_threshold),
             ("half_open_max", half_open_max),
+            ("minimum_calls", minimum_calls),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{option} must be an int >= 1, got {value!r}")
@@ -114,6 +143,8 @@ class CircuitBreaker(Middleware):
             window=check_seconds("window", window, positive=True),
             cooldown=check_seconds("cooldown", cooldown, positive=True),
             half_open_max=half_open_max,
+            failure_ratio=None if failure_ratio is None else float(failure_ratio),
+            minimum_calls=minimum_calls,
         )
         if backend is not None and not isinstance(backend, CircuitBackend):
             raise TypeError(f"backend must be a CircuitBackend, got {type(backend).__name__}")
@@ -131,6 +162,8 @@ class CircuitBreaker(Middleware):
         self.window = policy.window
         self.cooldown = policy.cooldown
         self.half_open_max = half_open_max
+        self.failure_ratio = policy.failure_ratio
+        self.minimum_calls = minimum_calls
         self.backend: CircuitBackend = backend if backend is not None else MemoryCircuitBackend()
         self.key = key or (f"{info.name}:{info.model}" if info.model else info.name)
         self.counted = tuple(counted)
@@ -185,10 +218,12 @@ class CircuitBreaker(Middleware):
         return await self.backend.state(self.key)
 
     def describe(self) -> str:
-        """Returns this layer alone, e.g. `CircuitBreaker(failure_threshold=5, window=30, ...)`."""
-        options = ", ".join(
-            f"{option}={format_option(getattr(self, option))}" for option in self.repr_options
-        )
+        """Returns this layer alone, e.g. `CircuitBreaker(failure_threshold=5, window=30, ...)`,
+        with `failure_ratio` and `minimum_calls` when the ratio rule is on."""
+        shown: tuple[str, ...] = self.repr_options
+        if self.failure_ratio is not None:
+            shown += ("failure_ratio", "minimum_calls")
+        options = ", ".join(f"{option}={format_option(getattr(self, option))}" for option in shown)
         return f"CircuitBreaker({options})"
 
     def _judge(self, error: LLMError) -> Outcome:

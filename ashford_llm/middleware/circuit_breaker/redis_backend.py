@@ -1,10 +1,12 @@
 """RedisCircuitBackend: circuits shared by every process (and host) naming the same Redis.
 
-A circuit is one Redis hash (state, when it opened, probes in flight) and one sorted set of
-the failure times in its window. Both move only inside two Lua scripts (`_ADMIT_LUA`,
+A circuit is one Redis hash (state, when it opened, probes in flight) and sorted sets of the
+failure times in its window (and, when the policy has a `failure_ratio`, of the success
+times). They move only inside two Lua scripts (`_ADMIT_LUA`,
 `_RECORD_LUA`), which Redis runs atomically and times with its own clock, so hosts need no
 synchronised clocks, and each call costs one round trip before and one after. So a fleet of
-workers opens a circuit together after `failure_threshold` failures among them all, and
+workers opens a circuit together after `failure_threshold` failures among them all (or
+the `failure_ratio` of their calls, once they made `minimum_calls`), and
 stops calling a failing vendor together; half-open lets `half_open_max` probes through across
 the fleet. A probe whose process died is given up after one cooldown, so a circuit cannot
 stay half-open for good.
@@ -46,7 +48,8 @@ __all__ = ["KEY_PREFIX", "RedisCircuitBackend"]
 logger = logging.getLogger("ashford_llm")
 
 KEY_PREFIX = "ashford_llm:circuit:"
-"""Prefixed to a circuit's key to name its hash (and, with `:failures`, its sorted set)."""
+"""Prefixed to a circuit's key to name its hash (and, with `:failures` and `:successes`, its
+sorted sets)."""
 
 # ARGV: cooldown seconds, half_open_max, ttl ms. Returns {allowed, probe, retry_after in
 # microseconds or -1, state entered or ''}. An open circuit past its cooldown turns half-open;
@@ -76,8 +79,10 @@ end
 return {0, 0, -1, entered}
 """
 
-# ARGV: outcome, probe (1 or 0), failure_threshold, window seconds, ttl ms, a unique member.
-# Returns the state entered, or ''.
+# KEYS: the hash, the failures' and the successes' sorted sets. ARGV: outcome, probe (1 or 0),
+# failure_threshold, window seconds, ttl ms, a unique member, failure_ratio (-1 for none),
+# minimum_calls. Returns the state entered, or ''. Successes are kept only with a ratio, and
+# only a failure can open the circuit (as CircuitPolicy.trips says).
 _RECORD_LUA = """
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
@@ -91,7 +96,7 @@ if ARGV[2] == '1' then
     redis.call('HSET', KEYS[1], 'probes', math.max(probes - 1, 0))
     return ''
   end
-  redis.call('DEL', KEYS[2])
+  redis.call('DEL', KEYS[2], KEYS[3])
   if outcome == 'success' then
     redis.call('DEL', KEYS[1])
     return 'closed'
@@ -100,15 +105,23 @@ if ARGV[2] == '1' then
   redis.call('PEXPIRE', KEYS[1], ARGV[5])
   return 'open'
 end
-if outcome ~= 'failure' or state ~= 'closed' then return '' end
+if outcome == 'abandoned' or state ~= 'closed' then return '' end
+local ratio = tonumber(ARGV[7])
+if outcome == 'success' and ratio < 0 then return '' end
 local window = tonumber(ARGV[4])
-redis.call('ZADD', KEYS[2], stamp, ARGV[6])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%.17g', now - window))
-if redis.call('ZCARD', KEYS[2]) < tonumber(ARGV[3]) then
-  redis.call('PEXPIRE', KEYS[2], math.ceil(window * 1000) + 1000)
-  return ''
+local since = string.format('%.17g', now - window)
+local keep = math.ceil(window * 1000) + 1000
+redis.call('ZADD', outcome == 'failure' and KEYS[2] or KEYS[3], stamp, ARGV[6])
+local counts = {}
+for i = 2, 3 do
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', since)
+  counts[i] = redis.call('ZCARD', KEYS[i])
+  if counts[i] > 0 then redis.call('PEXPIRE', KEYS[i], keep) end
 end
-redis.call('DEL', KEYS[2])
+local failures, calls = counts[2], counts[2] + counts[3]
+if outcome ~= 'failure' or failures < tonumber(ARGV[3]) then return '' end
+if ratio >= 0 and (calls < tonumber(ARGV[8]) or failures / calls < ratio) then return '' end
+redis.call('DEL', KEYS[2], KEYS[3])
 redis.call('HSET', KEYS[1], 'state', 'open', 'opened_at', stamp, 'probes', 0)
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 'open'
@@ -205,7 +218,7 @@ class RedisCircuitBackend(AsyncCloseable):
         try:
             entered = await self._run(
                 self._record_script,
-                [KEY_PREFIX + key, KEY_PREFIX + key + ":failures"],
+                [KEY_PREFIX + key, KEY_PREFIX + key + ":failures", KEY_PREFIX + key + ":successes"],
                 [
                     outcome,
                     int(admission.probe),
@@ -213,6 +226,8 @@ class RedisCircuitBackend(AsyncCloseable):
                     policy.window,
                     _ttl_ms(policy),
                     secrets.token_hex(8),
+                    -1 if policy.failure_ratio is None else policy.failure_ratio,
+                    policy.minimum_calls,
                 ],
             )
         except self._errors as exc:
