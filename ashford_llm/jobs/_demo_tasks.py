@@ -172,9 +172,13 @@ class _Worker:
                 ClientBuilder()
                 .use(
                     CircuitBreaker,
-                    failure_threshold=10,  # the fault mix alone rarely fails 10 calls in 1 s
-                    window=1.0,
-                    cooldown=0.5,
+                    # Opens when 90% of at least 4 calls in 2 s failed: an outage, not the
+                    # fault mix (the quota lets a worker fleet make a few calls a second).
+                    failure_threshold=4,
+                    failure_ratio=0.9,
+                    minimum_calls=4,
+                    window=2.0,
+                    cooldown=1.0,
                     backend=circuits,
                 )
                 .use(RateLimit, backend=quota)
