@@ -278,28 +278,31 @@ def import_ratio(load: Results) -> str:
 
 
 def pool_limits(load: Results) -> str:
-    """Calls/s at concurrency 64 for each httpx.Limits variant and the openai SDK."""
+    """Calls/s per server and concurrency for the provider built without a client, per limit."""
     result = load("pool_limits.json")
     lines = [
-        "| client | limits (connections / keep-alive) | calls/s, median (min-max) | / openai SDK |",
-        "|---|---|---|---|",
+        "| server | concurrency | client | limits (connections / keep-alive) "
+        "| calls/s, median (min-max) | CPU/call us | / openai SDK |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in result["rows"]:
         values = row["calls_per_s"]
-        limits = "-" if row["limits"] is None else f"{row['limits'][0]} / {row['limits'][1]}"
         share = "-" if row["ratio_to_sdk"] is None else f"{row['ratio_to_sdk']:.2f}x"
         lines.append(
-            f"| {row['client']} | {limits} | {statistics.median(values):.0f} "
-            f"({min(values):.0f}-{max(values):.0f}) | {share} |"
+            f"| {row['server']} | {row['concurrency']} | {row['client']} | {row['limits']} "
+            f"| {statistics.median(values):.0f} ({min(values):.0f}-{max(values):.0f}) "
+            f"| {statistics.median(row['cpu_us_per_call']):.0f} | {share} |"
         )
-    parameters = result["meta"]["parameters"]
+    meta = result["meta"]
+    parameters = meta["parameters"]
+    levels = " and ".join(str(level) for level in parameters["concurrency"])
     lines += [
         "",
         f"{parameters['rounds']} interleaved rounds of {parameters['calls']:,} calls at "
-        f"concurrency {parameters['concurrency']}, fresh clients each round "
-        f"(`{result['meta']['command']}`, {result['meta']['date']}; 1-minute load average "
-        f"{result['meta']['load_average'][0]:.1f} at the end: other work shared the machine, "
-        f"so read the ratios, which come from this one run).",
+        f"concurrency {levels} on each server, fresh clients each round; every ashford row is "
+        f"`OpenAIProvider` built without `http_client` (`{meta['command']}`, {meta['date']}, "
+        f"{parameters['seconds']} s; 1-minute load average {meta['load_average'][0]:.1f} at the "
+        f"end: read the ratios, which come from this one run).",
     ]
     return "\n".join(lines)
 

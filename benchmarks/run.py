@@ -71,10 +71,12 @@ class Figures:
 class Server:
     """The canned-answer server in its own process, pinned to its own core when possible."""
 
-    def __init__(self, cpu: int | None) -> None:
+    def __init__(self, cpu: int | None, *, uvicorn: bool = False) -> None:
         command = [sys.executable, str(HERE / "server.py")]
         if cpu is not None:
             command += ["--cpu", str(cpu)]
+        if uvicorn:
+            command.append("--uvicorn")
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )

@@ -188,7 +188,7 @@ def test_an_httpx2_illegal_header_error_does_not_carry_the_header_value() -> Non
 
 def test_other_exceptions_pass_through_the_choke_point_unchanged() -> None:
     problem = ValueError("not an HTTP error")
-    with pytest.raises(ValueError) as caught, map_httpx_errors("openai"):
+    with pytest.raises(ValueError, match="not an HTTP error") as caught, map_httpx_errors("openai"):
         raise problem
     assert caught.value is problem
 
