@@ -1,13 +1,15 @@
 """Measures a provider built as a user builds it at concurrency over loopback, per pool limit.
 
 `OpenAIProvider(config, api_key=..., base_url=...)` with no `http_client`: the provider makes
-its own client with `DEFAULT_LIMITS`. Each variant other than "ashford default" swaps the
-limits that constructor reads for its own (the only change), so every row is the user's
-construction path. Each round runs every variant (and the openai SDK with its own default
-client, when installed) in turn at each concurrency against each server (`server.py`'s bare
-asyncio server and the same canned answers under uvicorn), so drift on a shared machine hits
-all of them alike. It prints each variant's median calls/s and its median ratio to the SDK of
-the same round and writes `benchmarks/results/pool_limits.json`.
+its own (httpx2) client with `DEFAULT_LIMITS`. Each "httpx2" variant swaps the limits that
+constructor reads for its own (the only change), so those rows are the user's construction
+path; the "httpx 0.28" rows give the provider an httpx client with the given limits (the old
+default was `httpx.AsyncClient(limits=Limits(256, 64))`). Each round runs every variant
+(and the openai SDK with its own default client, when installed) in turn at each concurrency
+against each server (`server.py`'s bare asyncio server and the same canned answers under
+uvicorn), so drift on a shared machine hits all of them alike. It prints each variant's median
+calls/s and its median ratio to the SDK of the same round and writes
+`benchmarks/results/pool_limits.json`.
 
     python benchmarks/pool_limits.py [--rounds 3] [--calls 600] [--concurrency 64,160]
 """
@@ -35,9 +37,10 @@ DEFAULT = "ashford default"
 # name -> (max_connections, max_keepalive_connections); None: DEFAULT_LIMITS as shipped.
 VARIANTS: dict[str, tuple[int, int] | None] = {
     DEFAULT: None,
-    "256/64 (the old default)": (256, 64),
-    "1000/100 (the openai SDK's)": (1000, 100),
-    "256/256 (keep-alive = max)": (256, 256),
+    "httpx2 1000/100 (the openai SDK's limits)": (1000, 100),
+    "httpx2 256/64": (256, 64),
+    "httpx 0.28 256/64 (the old default)": (256, 64),
+    "httpx 0.28 1000/1000": (1000, 1000),
 }
 SERVERS = ("asyncio", "uvicorn")
 
@@ -48,20 +51,25 @@ def _build(name: str, base_url: str) -> Any:
         return CLIENTS[SDK][0](base_url)
     import httpx
 
-    from ashford_llm.providers import provider as provider_module
+    from ashford_llm.providers import _http
 
     limits = VARIANTS[name]
-    shipped = provider_module.DEFAULT_LIMITS
-    if limits is not None:
-        provider_module.DEFAULT_LIMITS = httpx.Limits(
-            max_connections=limits[0],
-            max_keepalive_connections=limits[1],
-            keepalive_expiry=shipped.keepalive_expiry,
-        )
-    try:
+    shipped = _http.DEFAULT_LIMITS
+    if limits is None:
         return Ashford(_openai_provider(base_url))  # no http_client: the user's path
+    chosen = httpx.Limits(
+        max_connections=limits[0],
+        max_keepalive_connections=limits[1],
+        keepalive_expiry=shipped.keepalive_expiry,
+    )
+    if name.startswith("httpx 0.28"):
+        client = httpx.AsyncClient(timeout=_http.DEFAULT_TIMEOUT, limits=chosen)
+        return Ashford(_openai_provider(base_url, client))
+    _http.DEFAULT_LIMITS = chosen
+    try:
+        return Ashford(_openai_provider(base_url))
     finally:
-        provider_module.DEFAULT_LIMITS = shipped
+        _http.DEFAULT_LIMITS = shipped
 
 
 async def _round(

@@ -146,7 +146,12 @@ async def serve_uvicorn(cpu: int | None) -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     config = uvicorn.Config(
-        canned_asgi, log_level="warning", access_log=False, lifespan="off", backlog=1024
+        canned_asgi,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        backlog=1024,
+        timeout_keep_alive=120,  # longer than any pause of a run: no closes mid-run
     )
     server = uvicorn.Server(config)
     print(f"PORT {sock.getsockname()[1]}", flush=True)
