@@ -95,6 +95,10 @@ def convert_timeout(timeout: Any, library: Any) -> Any:
     """Returns `timeout` (an httpx or httpx2 Timeout) as `library`'s Timeout."""
     if isinstance(timeout, library.Timeout):
         return timeout
+    if not all(hasattr(timeout, phase) for phase in ("connect", "read", "write", "pool")):
+        raise TypeError(
+            f"timeout must be seconds or an httpx or httpx2 Timeout, got {type(timeout).__name__}"
+        )
     return library.Timeout(
         connect=timeout.connect, read=timeout.read, write=timeout.write, pool=timeout.pool
     )

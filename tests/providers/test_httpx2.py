@@ -213,3 +213,9 @@ async def test_respx_raises_httpx_errors_through_the_httpx2_client_mapped() -> N
             await built.complete(REQUEST)
     finally:
         await built.aclose()
+
+
+@pytest.mark.parametrize("timeout", [False, True, "30", object()])
+def test_a_timeout_that_is_neither_seconds_nor_a_timeout_is_a_type_error(timeout: object) -> None:
+    with pytest.raises(TypeError, match="timeout must be seconds or an httpx or httpx2 Timeout"):
+        provider(timeout=timeout)
