@@ -39,7 +39,7 @@ $(PHOENIX_STAMP):
 $(BENCH_STAMP): pyproject.toml benchmarks/requirements-peers.txt
 	@test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install $(PIP) --upgrade pip
-	$(BENCH_VENV)/bin/python -m pip install $(PIP) -e '.[otel,aiohttp,cost]' -r benchmarks/requirements-peers.txt
+	$(BENCH_VENV)/bin/python -m pip install $(PIP) -e '.[otel,aiohttp,cost,testing]' -r benchmarks/requirements-peers.txt
 	@touch $(BENCH_STAMP)
 
 demo: $(STAMP)

@@ -230,16 +230,21 @@ class _DropExporter:
         return True
 
 
-def recommended_stack(provider: Any) -> Any:
-    """Builds the recommended five-layer stack, Tracing on an SDK TracerProvider."""
+def recommended_stack(provider: Any, *, batch: bool = False) -> Any:
+    """Builds the recommended five-layer stack, Tracing on an SDK TracerProvider.
+
+    The span processor is the SDK's SimpleSpanProcessor, or with `batch` its
+    BatchSpanProcessor, as services run it (spans queued, exported from a worker thread).
+    """
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 
     from ashford_llm import ClientBuilder
     from ashford_llm.middleware import JsonValidation, RateLimit, Retry, Timeout, Tracing
 
     tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(SimpleSpanProcessor(_DropExporter()))  # type: ignore[arg-type]
+    processor = BatchSpanProcessor if batch else SimpleSpanProcessor
+    tracer_provider.add_span_processor(processor(_DropExporter()))  # type: ignore[arg-type]
     return (
         ClientBuilder()
         .use(Tracing, tracer_provider=tracer_provider)
@@ -381,6 +386,11 @@ def ashford_full_stack_hit(base_url: str | None) -> BenchClient:
     return Ashford(full_stack(_openai_provider(base_url), cache_hits=True))
 
 
+def ashford_stack_batch(base_url: str | None) -> BenchClient:
+    """The recommended stack with Tracing on a BatchSpanProcessor."""
+    return Ashford(recommended_stack(_openai_provider(base_url), batch=True))
+
+
 def ashford_aiohttp(base_url: str | None) -> BenchClient:
     """The bare OpenAIProvider on the httpx-aiohttp transport."""
     if base_url is None:
@@ -393,6 +403,23 @@ def ashford_aiohttp_stack(base_url: str | None) -> BenchClient:
     if base_url is None:
         return ashford_stack(None)
     return Ashford(recommended_stack(_openai_provider(base_url, _aiohttp_client())))
+
+
+def ashford_httpx(base_url: str | None) -> BenchClient:
+    """The bare OpenAIProvider on an httpx 0.28 client with the old default settings.
+
+    Before httpx2 became the providers' own client they built
+    `httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, limits=Limits(256, 64))`; this is that client.
+    """
+    import httpx
+
+    from ashford_llm.providers._http import DEFAULT_TIMEOUT
+
+    if base_url is None:
+        return ashford(None)
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=64, keepalive_expiry=30)
+    client = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, limits=limits)
+    return Ashford(_openai_provider(base_url, client))
 
 
 def ashford_anthropic(base_url: str | None) -> BenchClient:
@@ -508,6 +535,105 @@ class AnthropicSDK:
         await self._client.close()
 
 
+class PydanticAI:
+    """pydantic-ai's OpenAIChatModel (or AnthropicModel), called through `pydantic_ai.direct`."""
+
+    def __init__(self, base_url: str | None, *, anthropic: bool = False) -> None:
+        if base_url is None:
+            raise ValueError("pydantic-ai is measured over loopback only")
+        from pydantic_ai.messages import ModelRequest, SystemPromptPart, UserPromptPart
+
+        if anthropic:
+            from pydantic_ai.models.anthropic import AnthropicModel
+            from pydantic_ai.providers.anthropic import AnthropicProvider
+
+            self._model: Any = AnthropicModel(
+                ANTHROPIC_MODEL, provider=AnthropicProvider(api_key=API_KEY, base_url=base_url)
+            )
+        else:
+            from pydantic_ai.models.openai import OpenAIChatModel
+            from pydantic_ai.providers.openai import OpenAIProvider
+
+            self._model = OpenAIChatModel(
+                MODEL, provider=OpenAIProvider(api_key=API_KEY, base_url=f"{base_url}/v1")
+            )
+        self._messages = [ModelRequest(parts=[SystemPromptPart(SYSTEM), UserPromptPart(PROMPT)])]
+        self._settings: Any = {"temperature": 0.0, "max_tokens": MAX_TOKENS}
+
+    async def complete(self) -> None:
+        from pydantic_ai.direct import model_request
+
+        response = await model_request(self._model, self._messages, model_settings=self._settings)
+        _check("".join(getattr(part, "content", "") for part in response.parts))
+
+    async def stream(self) -> AsyncIterator[str]:
+        from pydantic_ai.direct import model_request_stream
+        from pydantic_ai.messages import PartDeltaEvent, PartStartEvent, TextPart, TextPartDelta
+
+        async with model_request_stream(
+            self._model, self._messages, model_settings=self._settings
+        ) as events:
+            async for event in events:
+                if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
+                    if event.part.content:
+                        yield event.part.content
+                elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
+                    yield event.delta.content_delta
+
+    async def aclose(self) -> None:
+        client = getattr(self._model, "client", None)
+        close = getattr(client, "close", None)
+        if close is not None:
+            await close()
+
+
+def pydantic_ai_anthropic(base_url: str | None) -> BenchClient:
+    """pydantic-ai's AnthropicModel."""
+    return PydanticAI(base_url, anthropic=True)
+
+
+class AnyLLM:
+    """any-llm's AnyLLM client for the openai provider (one client, reused across calls)."""
+
+    def __init__(self, base_url: str | None) -> None:
+        if base_url is None:
+            raise ValueError("any-llm is measured over loopback only")
+        from any_llm import AnyLLM as Client
+
+        self._client = Client.create("openai", api_key=API_KEY, api_base=f"{base_url}/v1")
+        self._messages: Any = [
+            {"role": "system", "content": SYSTEM},
+            {"role": "user", "content": PROMPT},
+        ]
+
+    async def complete(self) -> None:
+        response: Any = await self._client.acompletion(
+            model=MODEL,
+            messages=self._messages,
+            max_completion_tokens=MAX_TOKENS,
+            temperature=0.0,
+            response_format={"type": "json_object"},
+        )
+        _check(response.choices[0].message.content or "")
+
+    async def stream(self) -> AsyncIterator[str]:
+        chunks: Any = await self._client.acompletion(
+            model=MODEL,
+            messages=self._messages,
+            max_completion_tokens=MAX_TOKENS,
+            temperature=0.0,
+            response_format={"type": "json_object"},
+            stream=True,
+        )
+        async for chunk in chunks:
+            for choice in chunk.choices:
+                if choice.delta.content:
+                    yield choice.delta.content
+
+    async def aclose(self) -> None:
+        return None
+
+
 class LiteLLM:
     """LiteLLM's acompletion, routed to the loopback server as an OpenAI endpoint."""
 
@@ -570,6 +696,8 @@ CLIENTS: dict[str, tuple[Callable[[str | None], BenchClient], str, bool]] = {
     "ashford stack": (ashford_stack, "", False),
     "ashford full stack, cache miss": (ashford_full_stack_miss, "", False),
     "ashford full stack, cache hit": (ashford_full_stack_hit, "", False),
+    "ashford stack, batch spans": (ashford_stack_batch, "", False),
+    "ashford bare, httpx 0.28": (ashford_httpx, "", False),
     "ashford bare, aiohttp": (ashford_aiohttp, "import httpx_aiohttp", True),
     "ashford stack, aiohttp": (ashford_aiohttp_stack, "", True),
     "openai SDK": (OpenAISDK, "import openai", True),
@@ -577,6 +705,9 @@ CLIENTS: dict[str, tuple[Callable[[str | None], BenchClient], str, bool]] = {
     "httpx+msgspec anthropic (floor)": (FloorAnthropic, "", False),
     "ashford anthropic": (ashford_anthropic, "", False),
     "anthropic SDK": (AnthropicSDK, "import anthropic", True),
+    "pydantic-ai": (PydanticAI, "import pydantic_ai.models.openai", True),
+    "pydantic-ai anthropic": (pydantic_ai_anthropic, "", True),
+    "any-llm": (AnyLLM, "import any_llm", True),
 }
 """Every client; an empty import statement means the import figures skip it."""
 
@@ -587,5 +718,5 @@ def peers_available() -> bool:
 
     return all(
         importlib.util.find_spec(name) is not None
-        for name in ("openai", "anthropic", "litellm", "httpx_aiohttp")
+        for name in ("openai", "anthropic", "litellm", "httpx_aiohttp", "pydantic_ai", "any_llm")
     )

@@ -28,18 +28,28 @@ MODULES = {
     "ashford_llm": (
         "import ashford_llm, ashford_llm.providers, ashford_llm.middleware, ashford_llm.testing"
     ),
+    "httpx2": "import httpx2",
+    "httpx_aiohttp": "import httpx_aiohttp",
+    # What a provider built without `http_client` has loaded: its own client is httpx2's.
+    "ashford_llm + httpx2": (
+        "import ashford_llm, ashford_llm.providers, ashford_llm.middleware, "
+        "ashford_llm.testing, httpx2"
+    ),
 }
+_RSS = "; import resource; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
 
 
-def time_import(statement: str) -> tuple[float, float]:
-    """Returns wall-clock and CPU (user + system) milliseconds of a fresh interpreter."""
+def time_import(statement: str) -> tuple[float, float, float]:
+    """Returns wall-clock and CPU (user + system) ms and peak RSS MiB of a fresh interpreter."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", statement], check=True)
+    output = subprocess.run(
+        [sys.executable, "-c", statement + _RSS], check=True, capture_output=True, text=True
+    ).stdout
     wall = (time.perf_counter() - started) * 1000.0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000.0
-    return wall, cpu
+    return wall, cpu, int(output.split()[-1]) / 1024
 
 
 def paired_ratio(mine: list[float], theirs: list[float]) -> float:
@@ -55,11 +65,13 @@ def main() -> None:
     args = parser.parse_args()
     samples: dict[str, list[float]] = {name: [] for name in MODULES}
     cpu: dict[str, list[float]] = {name: [] for name in MODULES}
+    rss: dict[str, list[float]] = {name: [] for name in MODULES}
     for _ in range(args.runs):
         for name, code in MODULES.items():
-            wall, used = time_import(code)
+            wall, used, peak = time_import(code)
             samples[name].append(wall)
             cpu[name].append(used)
+            rss[name].append(peak)
     print("| import | wall ms, median (min-max) | CPU ms, median (min-max) |")
     print("|---|---|---|")
     for name, values in samples.items():
@@ -69,6 +81,7 @@ def main() -> None:
         )
     ratio = paired_ratio(samples["ashford_llm"], samples["httpx"])
     cpu_ratio = paired_ratio(cpu["ashford_llm"], cpu["httpx"])
+    with_client = paired_ratio(cpu["ashford_llm + httpx2"], cpu["httpx"])
     print(
         f"\nashford_llm / httpx, median of round-by-round ratios: wall {ratio:.2f}x, "
         f"CPU {cpu_ratio:.2f}x (goal <= 1.2x)"
@@ -82,6 +95,8 @@ def main() -> None:
             "cpu_ms": cpu,
             "ratio": ratio,
             "cpu_ratio": cpu_ratio,
+            "cpu_ratio_with_default_client": with_client,
+            "rss_mib": rss,
             "bound": 1.2,
         },
     )

@@ -30,6 +30,7 @@ from report import markdown, ratio  # noqa: E402
 DOCS = (
     "docs/performance.md",
     "docs/decisions/provider-selection.md",
+    "docs/decisions/default-transport.md",
     "docs/reliability.md",
     "docs/tracing.md",
 )
@@ -88,10 +89,12 @@ PEER_FIGURES = (
     ("stream_us_per_chunk", "stream CPU per chunk", "ashford bare", "ashford anthropic"),
 )
 PEER_THROUGHPUT: tuple[tuple[str, str, str | None], ...] = (
-    ("httpx", "ashford bare", "ashford anthropic"),
+    ("the default client (httpx2)", "ashford bare", "ashford anthropic"),
+    ("httpx 0.28", "ashford bare, httpx 0.28", None),
     ("the aiohttp transport", "ashford bare, aiohttp", None),
 )
-PEERS = ("openai SDK", "anthropic SDK", "litellm")
+PEERS = ("openai SDK", "anthropic SDK", "litellm", "pydantic-ai", "any-llm")
+PEER_TITLES = {"litellm": "LiteLLM"}
 
 
 def _times(value: float | None) -> str:
@@ -104,8 +107,8 @@ def run_peers(load: Results) -> str:
     """Each peer against ashford_llm: median of run-by-run ratios, higher favours ashford."""
     samples = load("results.json")["samples"]
     lines = [
-        "| figure | openai SDK | anthropic SDK | LiteLLM |",
-        "|---|---|---|---|",
+        "| figure | " + " | ".join(PEER_TITLES.get(peer, peer) for peer in PEERS) + " |",
+        "|---|" + "---|" * len(PEERS),
     ]
     for figure, label, openai_side, anthropic_side in PEER_FIGURES:
         cells = []
@@ -143,6 +146,8 @@ def decision_figures(load: Results) -> str:
         ("ashford OpenAI", "ashford bare"),
         ("openai SDK", "openai SDK"),
         ("LiteLLM", "litellm"),
+        ("pydantic-ai", "pydantic-ai"),
+        ("any-llm", "any-llm"),
         ("raw httpx, Anthropic (floor)", FLOOR_ANTHROPIC),
         ("ashford Anthropic", "ashford anthropic"),
         ("anthropic SDK", "anthropic SDK"),
@@ -163,7 +168,9 @@ def decision_figures(load: Results) -> str:
     lines += [
         "",
         f"Peers: openai {versions.get('openai')}, anthropic {versions.get('anthropic')}, "
-        f"litellm {versions.get('litellm')}; ashford_llm on httpx {versions.get('httpx')}. "
+        f"litellm {versions.get('litellm')}, pydantic-ai-slim {versions.get('pydantic-ai-slim')}, "
+        f"any-llm-sdk {versions.get('any-llm-sdk')}; ashford_llm on its own httpx2 "
+        f"{versions.get('httpx2')} client (httpx {versions.get('httpx')} for the floor). "
         f"Import and RSS are whole-library figures (ashford_llm's column covers both vendors; "
         f"the floor's import is httpx's). On the httpx-aiohttp transport ashford's OpenAI "
         f"provider served {aiohttp:,.0f} calls/s at concurrency 64; no Anthropic client was "
@@ -268,20 +275,24 @@ def import_time(load: Results) -> str:
     """Fresh-process import times (wall and CPU) and the ashford_llm / httpx ratios."""
     result = load("import_time.json")
     lines = [
-        "| import | wall ms, median (min-max) | CPU ms, median (min-max) |",
-        "|---|---|---|",
+        "| import | wall ms, median (min-max) | CPU ms, median (min-max) | peak RSS MiB |",
+        "|---|---|---|---|",
     ]
     for name, wall in result["samples_ms"].items():
         cpu = result["cpu_ms"][name]
+        rss = result.get("rss_mib", {}).get(name)
         lines.append(
             f"| {name} | {statistics.median(wall):.0f} ({min(wall):.0f}-{max(wall):.0f}) "
-            f"| {statistics.median(cpu):.0f} ({min(cpu):.0f}-{max(cpu):.0f}) |"
+            f"| {statistics.median(cpu):.0f} ({min(cpu):.0f}-{max(cpu):.0f}) "
+            f"| {'-' if not rss else f'{statistics.median(rss):.1f}'} |"
         )
     meta = result["meta"]
     lines += [
         "",
         f"`import ashford_llm` (providers, middleware, testing) / `import httpx`: wall time "
-        f"{result['ratio']:.2f}x, CPU time {result['cpu_ratio']:.2f}x (goal <= "
+        f"{result['ratio']:.2f}x, CPU time {result['cpu_ratio']:.2f}x; with httpx2, which a "
+        f"provider built without a client loads, CPU time "
+        f"{result['cpu_ratio_with_default_client']:.2f}x (goal <= "
         f"{result['bound']}x), each the median of {meta['parameters']['runs']} round-by-round "
         f"ratios; each round starts one fresh process per statement, in turn "
         f"(`{meta['command']}`, {meta['date']}; 1-minute load average "
@@ -296,29 +307,110 @@ def import_ratio(load: Results) -> str:
     return f"wall {result['ratio']:.2f}x, CPU {result['cpu_ratio']:.2f}x"
 
 
+def import_ratio_default(load: Results) -> str:
+    """import_time.py's CPU ratio with httpx2 loaded too (a provider's own client)."""
+    return f"CPU {load('import_time.json')['cpu_ratio_with_default_client']:.2f}x"
+
+
 def pool_limits(load: Results) -> str:
-    """Calls/s at concurrency 64 for each httpx.Limits variant and the openai SDK."""
+    """Calls/s per server and concurrency for the provider built without a client, per limit."""
     result = load("pool_limits.json")
     lines = [
-        "| client | limits (connections / keep-alive) | calls/s, median (min-max) | / openai SDK |",
-        "|---|---|---|---|",
+        "| server | concurrency | client | limits (connections / keep-alive) "
+        "| calls/s, median (min-max) | CPU/call us | / openai SDK |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in result["rows"]:
         values = row["calls_per_s"]
-        limits = "-" if row["limits"] is None else f"{row['limits'][0]} / {row['limits'][1]}"
         share = "-" if row["ratio_to_sdk"] is None else f"{row['ratio_to_sdk']:.2f}x"
         lines.append(
-            f"| {row['client']} | {limits} | {statistics.median(values):.0f} "
-            f"({min(values):.0f}-{max(values):.0f}) | {share} |"
+            f"| {row['server']} | {row['concurrency']} | {row['client']} | {row['limits']} "
+            f"| {statistics.median(values):.0f} ({min(values):.0f}-{max(values):.0f}) "
+            f"| {statistics.median(row['cpu_us_per_call']):.0f} | {share} |"
         )
-    parameters = result["meta"]["parameters"]
+    meta = result["meta"]
+    parameters = meta["parameters"]
+    levels = " and ".join(str(level) for level in parameters["concurrency"])
     lines += [
         "",
         f"{parameters['rounds']} interleaved rounds of {parameters['calls']:,} calls at "
-        f"concurrency {parameters['concurrency']}, fresh clients each round "
-        f"(`{result['meta']['command']}`, {result['meta']['date']}; 1-minute load average "
-        f"{result['meta']['load_average'][0]:.1f} at the end: other work shared the machine, "
-        f"so read the ratios, which come from this one run).",
+        f"concurrency {levels} on each server, fresh clients each round; every ashford row is "
+        f"`OpenAIProvider` built without `http_client` (`{meta['command']}`, {meta['date']}, "
+        f"{parameters['seconds']} s; 1-minute load average {meta['load_average'][0]:.1f} at the "
+        f"end: read the ratios, which come from this one run).",
+    ]
+    return "\n".join(lines)
+
+
+def pool_default_ratio(load: Results) -> str:
+    """The shipped default's calls/s over the openai SDK's per server and level, for a sentence."""
+    rows = load("pool_limits.json")["rows"]
+    parts = [
+        f"{row['server']} server at concurrency {row['concurrency']} {row['ratio_to_sdk']:.2f}x"
+        for row in rows
+        if row["client"] == "ashford default" and row["ratio_to_sdk"] is not None
+    ]
+    if not parts:
+        raise RenderError("pool_limits.json has no ashford default row with a ratio")
+    return ", ".join(parts)
+
+
+# (label, client in results.json) for the transport decision
+TRANSPORTS = (
+    ("httpx2 (the default)", "ashford bare"),
+    ("httpx 0.28, old default limits", "ashford bare, httpx 0.28"),
+    ("httpx-aiohttp", "ashford bare, aiohttp"),
+)
+# (label, import_time.json statement)
+TRANSPORT_IMPORTS = (
+    ("httpx2", "httpx2"),
+    ("httpx 0.28", "httpx"),
+    ("httpx-aiohttp", "httpx_aiohttp"),
+)
+
+
+def transport_figures(load: Results) -> str:
+    """The three transports under OpenAIProvider: the full run's figures and the imports."""
+    run = load("results.json")
+    imports = load("import_time.json")
+    lines = [
+        "| figure | " + " | ".join(label for label, _ in TRANSPORTS) + " | openai SDK |",
+        "|---|" + "---|" * (len(TRANSPORTS) + 1),
+    ]
+    rows = (
+        ("cpu_us_loopback", "client CPU per call, sequential loopback, us", "{:,.0f}"),
+        ("throughput_c64", "calls/s at concurrency 64", "{:,.0f}"),
+        ("cpu_us_c64", "client CPU per call at concurrency 64, us", "{:,.0f}"),
+        ("stream_us_per_chunk", "stream CPU per chunk, us", "{:.1f}"),
+    )
+    for figure, label, fmt in rows:
+        cells = []
+        for _, client in (*TRANSPORTS, ("", "openai SDK")):
+            value = _median(run, figure, client)
+            cells.append("-" if value is None else fmt.format(value))
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    for label, key, fmt in (
+        ("import CPU (fresh process), ms", "cpu_ms", "{:.0f}"),
+        ("peak RSS after import, MiB", "rss_mib", "{:.1f}"),
+    ):
+        cells = [
+            fmt.format(statistics.median(imports[key][name])) if name in imports[key] else "-"
+            for _, name in TRANSPORT_IMPORTS
+        ]
+        lines.append(f"| {label} | " + " | ".join(cells) + " | - |")
+    throughput = run["samples"].get("throughput_c64", {})
+    ratios = [ratio(throughput, client, "openai SDK") for _, client in TRANSPORTS]
+    shown = ", ".join(
+        f"{label} {value:.2f}x"
+        for (label, _), value in zip(TRANSPORTS, ratios, strict=True)
+        if value is not None
+    )
+    lines += [
+        "",
+        f"Calls/s at concurrency 64 against the openai SDK in the same rounds: {shown}. "
+        f"Run figures: `{run['meta']['command']}`; imports: "
+        f"`{imports['meta']['command']}` ({imports['meta']['date']}), the transport's own "
+        f"import (httpx-aiohttp's includes httpx and aiohttp).",
     ]
     return "\n".join(lines)
 
@@ -508,6 +600,8 @@ RENDERERS: dict[str, Callable[[Results], str]] = {
     "goal-throughput": goal_value("throughput c=64 / openai SDK"),
     "goal-throughput-aiohttp": goal_value("throughput c=64, aiohttp / openai SDK (stretch)"),
     "goal-cpu-aiohttp": goal_value("CPU loopback, aiohttp / raw httpx (stretch)"),
+    "goal-throughput-stretch": goal_value("throughput c=64 / openai SDK (stretch)"),
+    "goal-cpu-stretch": goal_value("CPU loopback / raw httpx (stretch)"),
     "goal-stream": goal_value("stream CPU per chunk / floor"),
     "instructions": instructions,
     "instr-bare": instruction_ratio("ashford bare"),
@@ -521,11 +615,16 @@ RENDERERS: dict[str, Callable[[Results], str]] = {
     "layers-hit": instruction_ratio(
         "ashford full stack, cache hit", file="instructions_layers.json"
     ),
+    "instr-stack-batch": instruction_ratio("ashford stack, batch spans"),
+    "instr-stream-stack": instruction_ratio("ashford stack", stream=True),
     "instr-stream-bare": instruction_ratio("ashford bare", stream=True),
     "instr-stream-anthropic": instruction_ratio("ashford anthropic", stream=True),
     "import-time": import_time,
     "import-ratio": import_ratio,
+    "import-ratio-default": import_ratio_default,
     "pool-limits": pool_limits,
+    "transport-figures": transport_figures,
+    "pool-default-ratio": pool_default_ratio,
     "redis-steady": redis_steady,
     "redis-restart": redis_restart,
     "redis-settled-calls": redis_settled_calls,

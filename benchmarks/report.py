@@ -93,6 +93,15 @@ def goals(samples: dict[str, dict[str, list[float]]], meta: dict[str, Any]) -> l
         ),
         ("throughput c=64 / openai SDK", "throughput_c64", "ashford bare", OPENAI_SDK, 2.0, False),
         (
+            "throughput c=64 / openai SDK (stretch)",
+            "throughput_c64",
+            "ashford bare",
+            OPENAI_SDK,
+            4.0,
+            False,
+        ),
+        ("CPU loopback / raw httpx (stretch)", "cpu_us_loopback", "ashford bare", floor, 0.5, True),
+        (
             "throughput c=64, aiohttp / openai SDK (stretch)",
             "throughput_c64",
             "ashford bare, aiohttp",

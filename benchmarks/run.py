@@ -3,7 +3,8 @@
 Prints a markdown table and writes `results.json`, `table.md` and `chart.png` under
 `benchmarks/results/` (or `--out`). Every figure is the median of `--runs` runs with its
 min-max; ratios are taken run by run (both sides measured in the same run) and their median
-reported. The peers (openai, anthropic, litellm, httpx-aiohttp) are measured when installed:
+reported. The peers (openai, anthropic, litellm, pydantic-ai, any-llm, httpx-aiohttp) are measured
+when installed:
 `make bench` installs them in a separate environment from `benchmarks/requirements-peers.txt`.
 
     python benchmarks/run.py            # the full run (about ten minutes on two cores)
@@ -37,6 +38,8 @@ FLOOR_ANTHROPIC = "httpx+msgspec anthropic (floor)"
 CONCURRENCY = 64
 # LiteLLM takes about 10x the others' time per call; it gets this share of the calls.
 SLOW_SHARE = {"litellm": 0.25}
+# Clients with no in-process seam here, or the same client as another in-process.
+LOOPBACK_ONLY = {"litellm", "pydantic-ai", "pydantic-ai anthropic", "any-llm"}
 
 
 @dataclass
@@ -71,10 +74,12 @@ class Figures:
 class Server:
     """The canned-answer server in its own process, pinned to its own core when possible."""
 
-    def __init__(self, cpu: int | None) -> None:
+    def __init__(self, cpu: int | None, *, uvicorn: bool = False) -> None:
         command = [sys.executable, str(HERE / "server.py")]
         if cpu is not None:
             command += ["--cpu", str(cpu)]
+        if uvicorn:
+            command.append("--uvicorn")
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
@@ -173,8 +178,8 @@ async def measure_in_process(settings: Settings, figures: Figures) -> None:
     """Client CPU per call against httpx.MockTransport (no sockets at all)."""
     for run in range(settings.runs):
         for name in settings.clients:
-            if name == "litellm" or "aiohttp" in name:
-                continue  # no in-process seam / the same as the httpx client in-process
+            if name in LOOPBACK_ONLY or "aiohttp" in name or "httpx 0.28" in name:
+                continue  # no in-process seam / the same as the bare client in-process
             calls = _calls_for(name, settings.calls)
             cpu, _ = await _with_client(name, None, lambda b, n=calls: _sequential(b, n))
             figures.add("cpu_us_in_process", name, cpu / calls * 1e6)

@@ -6,8 +6,10 @@ small share of each call and the clients are what is measured. Routes:
 - `POST .../chat/completions`: the OpenAI completion, or its stream when the body asks for one;
 - `POST .../messages`: the Anthropic message, or its stream.
 
-Run `python benchmarks/server.py [--cpu N]`: it listens on 127.0.0.1 on a free port and prints
-`PORT <n>` once it is ready; `--cpu` pins it to one core.
+Run `python benchmarks/server.py [--cpu N] [--uvicorn]`: it listens on 127.0.0.1 on a free port
+and prints `PORT <n>` once it is ready; `--cpu` pins it to one core. `--uvicorn` serves the
+same canned answers as a plain ASGI app under uvicorn (a second, production-style server, so a
+figure that holds on both is not an artefact of one server's behaviour).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import asyncio
 import contextlib
 import os
 import sys
+from typing import Any
 
 from bodies import ANTHROPIC_COMPLETION, ANTHROPIC_STREAM, OPENAI_COMPLETION, OPENAI_STREAM
 
@@ -102,11 +105,69 @@ async def serve(cpu: int | None) -> None:
         await stop
 
 
+async def canned_asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """The same routes as CannedHTTP, as an ASGI app (for uvicorn)."""
+    if scope["type"] != "http":
+        return
+    body = b""
+    more = True
+    while more:
+        message = await receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    path = scope["path"]
+    if path.endswith("/chat/completions"):
+        raw = ROUTES[(b"chat/completions", _wants_stream(body))]
+    elif path.endswith("/messages"):
+        raw = ROUTES[(b"messages", _wants_stream(body))]
+    else:
+        raw = NOT_FOUND
+    head, _, content = raw.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split(b" ")[1])
+    headers = [
+        (name.strip().lower(), value.strip())
+        for name, _, value in (line.partition(b":") for line in lines[1:])
+        if name.strip().lower() != b"connection"
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": content})
+
+
+async def serve_uvicorn(cpu: int | None) -> None:
+    """Serves `canned_asgi` with uvicorn on 127.0.0.1 until stdin closes (or until killed)."""
+    import socket
+
+    import uvicorn
+
+    if cpu is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {cpu})
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(
+        canned_asgi,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        backlog=1024,
+        timeout_keep_alive=120,  # longer than any pause of a run: no closes mid-run
+    )
+    server = uvicorn.Server(config)
+    print(f"PORT {sock.getsockname()[1]}", flush=True)
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(PermissionError):
+        loop.add_reader(sys.stdin.fileno(), lambda: setattr(server, "should_exit", True))
+    await server.serve(sockets=[sock])
+
+
 def main() -> None:
     """Parses the options and serves."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cpu", type=int, default=None, help="pin the server to this core")
-    asyncio.run(serve(parser.parse_args().cpu))
+    parser.add_argument("--uvicorn", action="store_true", help="serve with uvicorn (ASGI)")
+    args = parser.parse_args()
+    asyncio.run(serve_uvicorn(args.cpu) if args.uvicorn else serve(args.cpu))
 
 
 if __name__ == "__main__":

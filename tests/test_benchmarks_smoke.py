@@ -57,6 +57,9 @@ def test_import_time_writes_a_results_file_the_docs_render(tmp_path: Path) -> No
         "bare interpreter": 2,
         "httpx": 2,
         "ashford_llm": 2,
+        "httpx2": 2,
+        "httpx_aiohttp": 2,
+        "ashford_llm + httpx2": 2,
     }
     sys.path.insert(0, str(RUN.parent))
     import render_docs
@@ -65,3 +68,4 @@ def test_import_time_writes_a_results_file_the_docs_render(tmp_path: Path) -> No
     assert f"wall time {document['ratio']:.2f}x, CPU time {document['cpu_ratio']:.2f}x" in table
     assert "each the median of 2 round-by-round ratios" in table
     assert all(v > 0 for values in document["cpu_ms"].values() for v in values)
+    assert all(v > 5 for values in document["rss_mib"].values() for v in values)

@@ -32,6 +32,7 @@ REQUIRED = {
         "import-time",
     },
     "docs/decisions/provider-selection.md": {"decision-figures", "run-peers"},
+    "docs/decisions/default-transport.md": {"transport-figures"},
     "docs/reliability.md": {"redis-steady", "redis-restart", "soak"},
 }
 

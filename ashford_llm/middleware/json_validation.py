@@ -121,15 +121,24 @@ class JsonValidation(Middleware):
             responses.append(await self.inner.complete(request))
         return self._parsed(request, _with_total_usage(responses))
 
-    async def stream(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:
-        """Passes text through and validates the whole answer at StreamEnd."""
-        applies = self._applies(request)
-        if applies:
-            request = self._prepare(request)
+    def stream(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:
+        """Passes text through and validates the whole answer at StreamEnd.
+
+        A request whose answer need not be JSON gets the inner stream itself: this layer has
+        nothing to do on its chunks, so it adds no generator step per chunk.
+        """
+        if not self._applies(request):
+            return self.inner.stream(request)
+        return self._validated_stream(self._prepare(request))
+
+    async def _validated_stream(
+        self, request: CompletionRequest
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """Yields the inner events, the StreamEnd's response validated."""
         events = self.inner.stream(request)
         try:
             async for event in events:
-                if applies and isinstance(event, StreamEnd):
+                if isinstance(event, StreamEnd):
                     event = StreamEnd(self._parsed(request, event.response))
                 yield event
         finally:

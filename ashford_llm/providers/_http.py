@@ -1,17 +1,20 @@
 """HTTP plumbing shared by the vendor providers: errors, bodies and headers.
 
-One choke point maps httpx's exceptions to ashford_llm's (`HTTPX_ERRORS`, `map_httpx_errors`);
-the helpers decode vendor bodies into typed errors, read server-requested waits, and turn an
-answer with no text into the right error. The provider is in `provider.py`.
+One choke point maps the HTTP client's exceptions to ashford_llm's (`HTTPX_ERRORS`,
+`map_httpx_errors`), for httpx and for httpx2 (its maintained continuation, same API and the
+providers' default client); the helpers decode vendor bodies into typed errors, read
+server-requested waits, and turn an answer with no text into the right error. The provider is
+in `provider.py`.
 """
 
 from __future__ import annotations
 
 import email.utils
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 import httpx
 import msgspec
@@ -29,13 +32,18 @@ from ashford_llm.types import (
     FinishReason,
 )
 
+if TYPE_CHECKING:
+    import httpx2
+
 __all__ = [
     "DECODE_FAILURES",
     "DEFAULT_LIMITS",
     "DEFAULT_TIMEOUT",
     "HTTPX_ERRORS",
+    "AsyncHTTPClient",
     "decode_arguments",
     "decode_json",
+    "default_client",
     "excerpt",
     "map_httpx_errors",
     "parse_retry_after",
@@ -47,11 +55,54 @@ T = TypeVar("T")
 
 EXCERPT_CHARS = 200
 DEFAULT_TIMEOUT = httpx.Timeout(600.0, connect=5.0)
-# Sized for many concurrent calls to one vendor host; idle connections expire before the
-# vendors' load balancers close them.
+# Sized for many concurrent calls to one vendor host. Every connection may stay open between
+# calls: a keep-alive limit below the concurrency closes and reopens connections on every
+# burst (benchmarks/pool_limits.py). Idle ones expire before the vendors' balancers close them.
 DEFAULT_LIMITS = httpx.Limits(
-    max_connections=256, max_keepalive_connections=64, keepalive_expiry=30.0
+    max_connections=1000, max_keepalive_connections=1000, keepalive_expiry=30.0
 )
+
+AsyncHTTPClient: TypeAlias = "httpx.AsyncClient | httpx2.AsyncClient"
+"""What a provider's `http_client` may be: an httpx or an httpx2 client (same API)."""
+
+
+def default_client(timeout: Any) -> httpx.AsyncClient:
+    """Builds the providers' own client: httpx2 (its pool is cheaper under concurrency).
+
+    `timeout` is any httpx or httpx2 Timeout. The result is typed as httpx's client, whose
+    API httpx2 keeps; `docs/decisions/default-transport.md` records why httpx2.
+    """
+    import httpx2
+
+    return httpx2.AsyncClient(  # type: ignore[return-value]
+        timeout=convert_timeout(timeout, httpx2),
+        limits=httpx2.Limits(
+            max_connections=DEFAULT_LIMITS.max_connections,
+            max_keepalive_connections=DEFAULT_LIMITS.max_keepalive_connections,
+            keepalive_expiry=DEFAULT_LIMITS.keepalive_expiry,
+        ),
+    )
+
+
+def client_library(client: object) -> Any:
+    """Returns the module (httpx or httpx2) whose client `client` is."""
+    if type(client).__module__.partition(".")[0] == "httpx2":
+        return sys.modules["httpx2"]
+    return httpx
+
+
+def convert_timeout(timeout: Any, library: Any) -> Any:
+    """Returns `timeout` (an httpx or httpx2 Timeout) as `library`'s Timeout."""
+    if isinstance(timeout, library.Timeout):
+        return timeout
+    if not all(hasattr(timeout, phase) for phase in ("connect", "read", "write", "pool")):
+        raise TypeError(
+            f"timeout must be seconds or an httpx or httpx2 Timeout, got {type(timeout).__name__}"
+        )
+    return library.Timeout(
+        connect=timeout.connect, read=timeout.read, write=timeout.write, pool=timeout.pool
+    )
+
 
 DECODE_FAILURES: tuple[type[Exception], ...] = (
     msgspec.DecodeError,  # ValidationError included
@@ -77,7 +128,11 @@ HTTPX_ERRORS: dict[type[httpx.HTTPError], type[LLMError]] = {
 """httpx exception -> ashford_llm error; a subclass maps through its nearest listed base."""
 
 
-def _llm_error_for(exc: httpx.HTTPError) -> type[LLMError]:
+_BY_NAME: dict[str, type[LLMError]] = {cls.__name__: mapped for cls, mapped in HTTPX_ERRORS.items()}
+"""The same table by class name, for httpx2's exceptions (the same classes under one name)."""
+
+
+def _llm_error_for(exc: Exception) -> type[LLMError]:
     """Finds the mapped class of an httpx exception by walking its MRO."""
     for cls in type(exc).__mro__:
         if cls in HTTPX_ERRORS:
@@ -85,21 +140,48 @@ def _llm_error_for(exc: httpx.HTTPError) -> type[LLMError]:
     raise LookupError(f"unmapped httpx exception {type(exc).__name__}")
 
 
+def _httpx2_error_for(exc: Exception) -> type[LLMError] | None:
+    """Maps an httpx2 exception through its nearest base named in HTTPX_ERRORS; else None."""
+    httpx2 = sys.modules.get("httpx2")  # never imported here: a raiser has imported it
+    if httpx2 is None or not isinstance(exc, httpx2.HTTPError):
+        return None
+    for cls in type(exc).__mro__:
+        if cls.__module__.partition(".")[0] == "httpx2" and cls.__name__ in _BY_NAME:
+            return _BY_NAME[cls.__name__]
+    return NetworkError  # pragma: no cover - every httpx2.HTTPError has a listed base
+
+
+def _is_local_protocol_error(exc: Exception) -> bool:
+    httpx2 = sys.modules.get("httpx2")
+    return httpx2 is not None and isinstance(exc, httpx2.LocalProtocolError)
+
+
+_ILLEGAL_HEADER = "the request could not be encoded: a header value is illegal"
+
+
 @contextmanager
 def map_httpx_errors(provider: str) -> Iterator[None]:
-    """Re-raises httpx exceptions (event-stream ones included) as ashford_llm errors."""
+    """Re-raises httpx and httpx2 exceptions (event-stream ones included) as ashford_llm's."""
     try:
         yield
     except httpx.LocalProtocolError:
         # httpx's message quotes the offending header value, which may be the API key: keep
         # neither the message nor the exception (a cause is printed with the traceback).
-        raise InvalidRequestError(
-            "the request could not be encoded: a header value is illegal", provider=provider
-        ) from None
+        raise InvalidRequestError(_ILLEGAL_HEADER, provider=provider) from None
     except httpx.HTTPError as exc:
         cls = _llm_error_for(exc)
         detail = str(exc) or type(exc).__name__
         raise cls(f"{type(exc).__name__}: {detail}", provider=provider) from exc
+    except LLMError:
+        raise
+    except Exception as exc:
+        if _is_local_protocol_error(exc):
+            raise InvalidRequestError(_ILLEGAL_HEADER, provider=provider) from None
+        mapped = _httpx2_error_for(exc)
+        if mapped is None:
+            raise
+        detail = str(exc) or type(exc).__name__
+        raise mapped(f"{type(exc).__name__}: {detail}", provider=provider) from exc
 
 
 def excerpt(body: bytes | str, limit: int = EXCERPT_CHARS) -> str:

@@ -25,8 +25,11 @@ from ashford_llm.config import ModelConfig
 from ashford_llm.errors import InvalidRequestError, LLMError, ResponseDecodeError, redact
 from ashford_llm.protocol import AsyncCloseable, ProviderInfo
 from ashford_llm.providers._http import (
-    DEFAULT_LIMITS,
     DEFAULT_TIMEOUT,
+    AsyncHTTPClient,
+    client_library,
+    convert_timeout,
+    default_client,
     excerpt,
     map_httpx_errors,
     parse_retry_after,
@@ -44,8 +47,12 @@ from ashford_llm.types import CompletionRequest, CompletionResponse, StreamEnd, 
 
 __all__ = ["HTTPProvider", "add_usage_so_far", "check_config", "resolve_base_url"]
 
-# What an httpx.AsyncClient made without `timeout=` has: 5 seconds for every phase.
-_HTTPX_DEFAULT = httpx.Timeout(5.0)
+# What an httpx or httpx2 AsyncClient made without `timeout=` has: 5 seconds for every phase.
+_HTTPX_DEFAULT = (5.0, 5.0, 5.0, 5.0)
+
+
+def _phases(timeout: Any) -> tuple[float | None, ...]:
+    return (timeout.connect, timeout.read, timeout.write, timeout.pool)
 
 
 def add_usage_so_far(error: LLMError, decoder: StreamDecoder) -> None:
@@ -90,10 +97,11 @@ class HTTPProvider(AsyncCloseable):
         credentials: an object with `async get()` and `async refresh()` returning keys.
         signer: signs each request at send time instead of a key (no `api_key`,
             `credentials` or `env_keys` then; the dialect's headers get an empty key).
-        http_client: a shared `httpx.AsyncClient`; the provider then does not close it.
-        timeout: seconds or an `httpx.Timeout` for each HTTP exchange. When None, a shared
-            client's own timeout applies, except httpx's 5-second default (a client made
-            without `timeout=`), which would cut long generations: our default is used then.
+        http_client: a shared `httpx.AsyncClient` or `httpx2.AsyncClient`; the provider then
+            does not close it. Without one the provider makes its own httpx2 client.
+        timeout: seconds or an httpx / httpx2 `Timeout` for each HTTP exchange. When None, a
+            shared client's own timeout applies, except the 5-second default of a client made
+            without `timeout=`, which would cut long generations: our default is used then.
         max_output_tokens: the output budget the dialect sends by default (for `info`).
         temperature: the temperature the dialect sends by default (for `info`).
     """
@@ -106,8 +114,8 @@ class HTTPProvider(AsyncCloseable):
         api_key: str | None = None,
         credentials: Credentials | None = None,
         signer: RequestSigner | None = None,
-        http_client: httpx.AsyncClient | None = None,
-        timeout: float | httpx.Timeout | None = None,
+        http_client: AsyncHTTPClient | None = None,
+        timeout: float | httpx.Timeout | Any | None = None,
         max_output_tokens: int | None = None,
         temperature: float | None = None,
     ) -> None:
@@ -143,13 +151,19 @@ class HTTPProvider(AsyncCloseable):
         self._last_key: object = None
         self._checked_key: str | None = None
         self._owns_client = http_client is None
-        self._client = http_client or httpx.AsyncClient(
-            timeout=timeout or DEFAULT_TIMEOUT, limits=DEFAULT_LIMITS
+        # Typed as httpx's client: httpx2's has the same API (`client_library` tells which).
+        self._client: httpx.AsyncClient = (
+            default_client(timeout or DEFAULT_TIMEOUT) if http_client is None else http_client  # type: ignore[assignment]
         )
-        if timeout is None and http_client is not None and http_client.timeout == _HTTPX_DEFAULT:
+        library = client_library(self._client)
+        if (
+            timeout is None
+            and http_client is not None
+            and _phases(http_client.timeout) == _HTTPX_DEFAULT
+        ):
             timeout = DEFAULT_TIMEOUT
         self._timeout: httpx.Timeout | Any = (
-            timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT
+            convert_timeout(timeout, library) if timeout is not None else library.USE_CLIENT_DEFAULT
         )
 
     @property

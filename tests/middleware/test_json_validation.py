@@ -215,6 +215,25 @@ async def test_plain_stream_passes_through() -> None:
     assert end.response.parsed is None
 
 
+async def test_a_plain_stream_is_the_inner_stream_itself_with_no_step_per_chunk() -> None:
+    mock = MockProvider(["hi there"])
+    handed: list[Any] = []
+    inner_stream = mock.stream
+
+    def remember(request: Any) -> Any:
+        handed.append(inner_stream(request))
+        return handed[-1]
+
+    mock.stream = remember  # type: ignore[method-assign]
+    layer = JsonValidation(mock)
+    plain = layer.stream(PLAIN)
+    assert plain is handed[-1]
+    await collect(plain)
+    validated = layer.stream(ASK)
+    assert validated is not handed[-1]
+    await validated.aclose()
+
+
 async def test_inside_retry_an_invalid_answer_costs_one_more_attempt() -> None:
     mock = MockProvider(["nope", '{"ok": true}'])
     stack = (

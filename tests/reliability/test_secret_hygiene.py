@@ -5,7 +5,7 @@ Retry and Recorder over real loopback sockets, for a success, a stream and a 401
 and stream; the credential refresh runs, and Retry is told to retry the AuthenticationError,
 so its retry log and span event carry the error), then the `complete` command for each
 provider (success, stream, 401). It gathers every repr, every error's str, repr, context and
-traceback, every log record at DEBUG (ashford_llm, httpx, httpcore), every span, event and
+traceback, every log record at DEBUG (ashford_llm, httpx2, httpcore2), every span, event and
 metric, the saved cassettes and the command's output, and asserts the keys, and their last
 eight characters, appear nowhere. The server echoes nothing back; a second test covers a
 vendor that echoes a masked key, as OpenAI's 401 does.
@@ -206,7 +206,8 @@ def test_no_key_appears_in_anything_a_user_can_see_or_store(
     for record in caplog.records:
         seen += [record.getMessage(), repr(record.args), record.exc_text or ""]
     loggers = {record.name.split(".")[0] for record in caplog.records}
-    assert {"ashford_llm", "httpx", "httpcore"} <= loggers  # DEBUG logging really was on
+    # DEBUG logging really was on, for the providers' own (httpx2) HTTP stack too
+    assert {"ashford_llm", "httpx2", "httpcore2"} <= loggers
     assert any("Hello!" in text for text in telemetry.dump())  # content capture really was on
     everything_seen = "\n".join(seen)
     for vendor, key in KEYS.items():

@@ -187,7 +187,7 @@ def test_no_azure_or_profile_credential_appears_anywhere(
     seen.append(caplog.text)
     for record in caplog.records:
         seen += [record.getMessage(), repr(record.args), record.exc_text or ""]
-    assert {"ashford_llm", "httpx", "httpcore"} <= {r.name.split(".")[0] for r in caplog.records}
+    assert {"ashford_llm", "httpx2", "httpcore2"} <= {r.name.split(".")[0] for r in caplog.records}
     assert any("Hello!" in text for text in telemetry.dump())  # content capture really was on
     assert len(tokens.issued) == 5  # the first token, and one refresh per 401'd attempt
     everything_seen = "\n".join(seen)

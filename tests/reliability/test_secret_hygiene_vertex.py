@@ -166,7 +166,7 @@ def test_no_google_token_appears_in_anything_a_user_can_see_or_store(
     for record in caplog.records:
         seen += [record.getMessage(), repr(record.args), record.exc_text or ""]
     loggers = {record.name.split(".")[0] for record in caplog.records}
-    assert {"ashford_llm", "httpx", "httpcore"} <= loggers  # DEBUG logging really was on
+    assert {"ashford_llm", "httpx2", "httpcore2"} <= loggers  # DEBUG logging really was on
     assert any("Hello!" in text for text in telemetry.dump())  # content capture really was on
     assert len(tokens) == 2 * (5 + 2)
     everything_seen = "\n".join(seen)

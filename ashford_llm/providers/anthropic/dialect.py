@@ -39,6 +39,7 @@ import msgspec
 
 from ashford_llm.config import ModelConfig
 from ashford_llm.errors import InvalidRequestError, LLMError
+from ashford_llm.providers._http import AsyncHTTPClient
 from ashford_llm.providers.anthropic.content import MAX_REQUEST_BYTES, encode_messages
 from ashford_llm.providers.anthropic.decode import AnthropicStreamDecoder, parse_message
 from ashford_llm.providers.anthropic.errors import error_in_body, parse_error
@@ -356,7 +357,8 @@ class AnthropicProvider(HTTPProvider):
         api_key: the key; otherwise ANTHROPIC_API_KEY is read.
         credentials: an object with `async get()` and `async refresh()` returning keys.
         base_url: the API base without `/v1`; otherwise ANTHROPIC_BASE_URL or the public API.
-        http_client: a shared `httpx.AsyncClient`, which the provider then does not close.
+        http_client: a shared `httpx.AsyncClient` or `httpx2.AsyncClient`, which the provider
+            then does not close.
         timeout: seconds or an `httpx.Timeout` for each HTTP exchange.
         auth_header: "x-api-key" (the long-documented form) or "bearer" (`Authorization`).
         api_version: the `anthropic-version` header. Under "2026-10-21" the API rejects
@@ -372,7 +374,7 @@ class AnthropicProvider(HTTPProvider):
         api_key: str | None = None,
         credentials: Credentials | None = None,
         base_url: str | None = None,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: AsyncHTTPClient | None = None,
         timeout: float | httpx.Timeout | None = None,
         auth_header: Literal["x-api-key", "bearer"] = "x-api-key",
         api_version: str = _DEFAULT_VERSION,

@@ -22,6 +22,7 @@ import httpx
 
 from ashford_llm.config import ConfigError, ModelConfig
 from ashford_llm.errors import LLMError
+from ashford_llm.providers._http import AsyncHTTPClient
 from ashford_llm.providers.azure.filters import CompletionFilter, completion_filter, prompt_filter
 from ashford_llm.providers.credentials import Credentials, StaticCredentials
 from ashford_llm.providers.dialect import Delta
@@ -222,7 +223,7 @@ class AzureOpenAIProvider(HTTPProvider):
             bearer; or keys from a vault, with `auth="api-key"`.
         auth: how the key is sent; default "bearer" with `credentials` or an
             AZURE_OPENAI_AD_TOKEN, else "api-key".
-        http_client: a shared `httpx.AsyncClient` (not closed by `aclose`).
+        http_client: a shared `httpx.AsyncClient` or `httpx2.AsyncClient` (not closed by `aclose`).
         timeout: seconds or an `httpx.Timeout` per HTTP exchange.
         max_tokens_field, system_role: as for OpenAIProvider.
 
@@ -241,7 +242,7 @@ class AzureOpenAIProvider(HTTPProvider):
         api_key: str | None = None,
         credentials: Credentials | None = None,
         auth: AuthHeader | None = None,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: AsyncHTTPClient | None = None,
         timeout: float | httpx.Timeout | None = None,
         max_tokens_field: Literal["max_completion_tokens", "max_tokens"] = "max_completion_tokens",
         system_role: Literal["system", "developer"] = "system",

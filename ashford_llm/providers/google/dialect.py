@@ -44,7 +44,7 @@ import msgspec
 
 from ashford_llm.config import ModelConfig
 from ashford_llm.errors import InvalidRequestError, LLMError, ResponseDecodeError
-from ashford_llm.providers._http import excerpt
+from ashford_llm.providers._http import AsyncHTTPClient, excerpt
 from ashford_llm.providers.credentials import Credentials
 from ashford_llm.providers.dialect import deep_merge, read_sse
 from ashford_llm.providers.google.content import (
@@ -211,7 +211,8 @@ class GoogleProvider(HTTPProvider):
         credentials: an object with `async get()` and `async refresh()` returning keys.
         base_url: the root URL without the version; otherwise GOOGLE_GEMINI_BASE_URL or the
             public API.
-        http_client: a shared `httpx.AsyncClient`, which the provider then does not close.
+        http_client: a shared `httpx.AsyncClient` or `httpx2.AsyncClient`, which the provider
+            then does not close.
         timeout: seconds or an `httpx.Timeout` for each HTTP exchange.
         api_version: the version path segment, e.g. "v1beta" (default) or "v1".
     """
@@ -223,7 +224,7 @@ class GoogleProvider(HTTPProvider):
         api_key: str | None = None,
         credentials: Credentials | None = None,
         base_url: str | None = None,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: AsyncHTTPClient | None = None,
         timeout: float | httpx.Timeout | None = None,
         api_version: str = "v1beta",
     ) -> None:

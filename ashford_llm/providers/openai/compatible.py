@@ -12,6 +12,7 @@ import os
 import httpx
 
 from ashford_llm.config import ModelConfig
+from ashford_llm.providers._http import AsyncHTTPClient
 from ashford_llm.providers.credentials import Credentials
 from ashford_llm.providers.openai.dialect import OpenAIDialect
 from ashford_llm.providers.profiles import Profile, profile_named
@@ -31,7 +32,7 @@ class OpenAICompatibleProvider(HTTPProvider):
         credentials: an object with `async get()`/`async refresh()` instead of a fixed key.
         base_url: the API root including its version path; default the profile's
             `base_url_env` variable, else the profile's `base_url`.
-        http_client: a shared `httpx.AsyncClient` (not closed by `aclose`).
+        http_client: a shared `httpx.AsyncClient` or `httpx2.AsyncClient` (not closed by `aclose`).
         timeout: seconds or an `httpx.Timeout` per HTTP exchange.
     """
 
@@ -43,7 +44,7 @@ class OpenAICompatibleProvider(HTTPProvider):
         api_key: str | None = None,
         credentials: Credentials | None = None,
         base_url: str | None = None,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: AsyncHTTPClient | None = None,
         timeout: float | httpx.Timeout | None = None,
     ) -> None:
         if not isinstance(config, ModelConfig):

@@ -17,6 +17,7 @@ import msgspec
 
 from ashford_llm.config import ModelConfig
 from ashford_llm.errors import InvalidRequestError, LLMError
+from ashford_llm.providers._http import AsyncHTTPClient
 from ashford_llm.providers.credentials import Credentials
 from ashford_llm.providers.dialect import deep_merge, read_sse
 from ashford_llm.providers.openai.content import MediaTally, check_payload, encode_parts
@@ -253,7 +254,7 @@ class OpenAIProvider(HTTPProvider):
         api_key: the key; default OPENAI_API_KEY.
         credentials: an object with `async get()`/`async refresh()` instead of a fixed key.
         base_url: the API base including `/v1`; default OPENAI_BASE_URL, else OpenAI's.
-        http_client: a shared `httpx.AsyncClient` (not closed by `aclose`).
+        http_client: a shared `httpx.AsyncClient` or `httpx2.AsyncClient` (not closed by `aclose`).
         timeout: seconds or an `httpx.Timeout` per HTTP exchange.
         organization: the OpenAI-Organization header; default OPENAI_ORG_ID.
         project: the OpenAI-Project header; default OPENAI_PROJECT_ID.
@@ -271,7 +272,7 @@ class OpenAIProvider(HTTPProvider):
         api_key: str | None = None,
         credentials: Credentials | None = None,
         base_url: str | None = None,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: AsyncHTTPClient | None = None,
         timeout: float | httpx.Timeout | None = None,
         organization: str | None = None,
         project: str | None = None,

@@ -32,6 +32,7 @@ import msgspec
 
 from ashford_llm.config import ModelConfig
 from ashford_llm.errors import LLMError
+from ashford_llm.providers._http import AsyncHTTPClient
 from ashford_llm.providers.anthropic.decode import AnthropicStreamDecoder
 from ashford_llm.providers.anthropic.dialect import AnthropicDialect
 from ashford_llm.providers.credentials import Credentials
@@ -361,7 +362,8 @@ class VertexGeminiProvider(HTTPProvider):
             one the google-auth credentials carry, if any.
         base_url: the root without the version; otherwise GOOGLE_VERTEX_BASE_URL, else the
             location's host.
-        http_client: a shared `httpx.AsyncClient`, which the provider then does not close.
+        http_client: a shared `httpx.AsyncClient` or `httpx2.AsyncClient`, which the provider
+            then does not close.
         timeout: seconds or an `httpx.Timeout` for each HTTP exchange.
         api_version: the version path segment, "v1" (default) or "v1beta1".
     """
@@ -377,7 +379,7 @@ class VertexGeminiProvider(HTTPProvider):
         google_credentials: GoogleCredentialsLike | None = None,
         quota_project: str | None = None,
         base_url: str | None = None,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: AsyncHTTPClient | None = None,
         timeout: float | httpx.Timeout | None = None,
         api_version: str = "v1",
     ) -> None:
@@ -426,7 +428,8 @@ class VertexAnthropicProvider(HTTPProvider):
             one the google-auth credentials carry, if any.
         base_url: the root without the version; otherwise GOOGLE_VERTEX_BASE_URL, else the
             location's host.
-        http_client: a shared `httpx.AsyncClient`, which the provider then does not close.
+        http_client: a shared `httpx.AsyncClient` or `httpx2.AsyncClient`, which the provider
+            then does not close.
         timeout: seconds or an `httpx.Timeout` for each HTTP exchange.
         api_version: the version path segment, "v1" (default).
         anthropic_version: the body's `anthropic_version` (default "vertex-2023-10-16").
@@ -445,7 +448,7 @@ class VertexAnthropicProvider(HTTPProvider):
         google_credentials: GoogleCredentialsLike | None = None,
         quota_project: str | None = None,
         base_url: str | None = None,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: AsyncHTTPClient | None = None,
         timeout: float | httpx.Timeout | None = None,
         api_version: str = "v1",
         anthropic_version: str = ANTHROPIC_VERTEX_VERSION,
