@@ -39,6 +39,7 @@ import msgspec
 
 from ashford_llm.config import ModelConfig
 from ashford_llm.errors import InvalidRequestError, LLMError
+from ashford_llm.providers._http import AsyncHTTPClient
 from ashford_llm.providers.anthropic.thinking import thinking_for, thinking_support
 from ashford_llm.providers.bedrock.auth import (
     SigV4Signer,
@@ -317,7 +318,7 @@ class BedrockProvider(HTTPProvider):
         aws_credentials: Any = None,
         profile: str | None = None,
         base_url: str | None = None,
-        http_client: httpx.AsyncClient | None = None,
+        http_client: AsyncHTTPClient | None = None,
         timeout: float | httpx.Timeout | None = None,
         structured_outputs: bool = False,
     ) -> None:
