@@ -9,6 +9,7 @@ import logging
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -137,10 +138,13 @@ async def test_redis_budget_windows_roll_over_by_the_servers_clock(
     redis_server: RedisServer, name: str
 ) -> None:
     async with RedisBudget(url=redis_server.url) as backend:
-        first = await backend.reserve(name, 10, limit=10, window=0.5)
-        refused = await backend.reserve(name, 10, limit=10, window=0.5)
+        # Windows are aligned to the epoch: start early in one (the server runs on this host),
+        # so the first two reservations fall in the same window however slow the machine is.
+        await asyncio.sleep(2.0 - time.time() % 2.0 + 0.01)
+        first = await backend.reserve(name, 10, limit=10, window=2.0)
+        refused = await backend.reserve(name, 10, limit=10, window=2.0)
         await asyncio.sleep(refused.resets_in + 0.05)
-        later = await backend.reserve(name, 10, limit=10, window=0.5)
+        later = await backend.reserve(name, 10, limit=10, window=2.0)
     assert (first.granted, refused.granted, later.granted) == (True, False, True)
     assert later.window == first.window + 1
 
