@@ -56,10 +56,14 @@ from ashford_llm.builder import ClientBuilder
 from ashford_llm.config import ModelConfig
 from ashford_llm.errors import FatalError, LLMError, MidStreamError
 from ashford_llm.middleware import (
+    Cache,
     CircuitBreaker,
+    Cost,
+    CostLedger,
     Fallback,
     FallbackEvent,
     JsonValidation,
+    MemoryCache,
     MemoryCircuitBackend,
     RateLimit,
     RateLimiter,
@@ -206,6 +210,8 @@ class Report:
     p99_ms: float = 0.0
     max_ms: float = 0.0
     spans: int = 0
+    cost_usd: float = 0.0
+    cost_unknown: int = 0
     loop_lag_p99_ms: float = 0.0
     loop_lag_max_ms: float = 0.0
     sockets_before_close: int = 0
@@ -295,12 +301,16 @@ def build_stacks(
     *,
     http_clients: dict[str, httpx.AsyncClient],
     provider_factory: ProviderFactory = provider_from_config,
+    ledger: CostLedger | None = None,
 ) -> dict[str, LLMProvider]:
     """Builds each vendor's stack once (over a provider made by `provider_factory`), then
     per vendor Tracing over a Fallback from its stack to the other two.
 
     Each vendor's stack has its own limiter, so the stacks are built one by one and given to
-    Fallback (the builder's `fallback()` would give every provider the same options).
+    Fallback (the builder's `fallback()` would give every provider the same options). Cost
+    prices every answer into `ledger`; Cache sits above Fallback (every soak request is
+    unique, so it only ever misses and stores: its lookups and single flight are exercised
+    under the faults, and a hit would break the server-count check).
     """
     circuits = MemoryCircuitBackend()
     inner: dict[str, LLMProvider] = {}
@@ -323,9 +333,14 @@ def build_stacks(
             .use(RateLimit, backend=limiters[vendor])
             .use(Timeout, total=TOTAL_S, first_token=FIRST_S, idle=IDLE_S)
             .use(JsonValidation)
+            .use(Cost, ledger=ledger, meter_provider=meter_provider)
             .build(terminal)
         )
-    tracing = ClientBuilder().use(Tracing, tracer_provider=tracer_provider)
+    tracing = (
+        ClientBuilder()
+        .use(Tracing, tracer_provider=tracer_provider)
+        .use(Cache, backend=MemoryCache(max_entries=256), meter_provider=meter_provider)
+    )
     return {
         vendor: tracing.build(
             Fallback(
@@ -563,6 +578,7 @@ async def run_soak(
         )
         for vendor in MODELS
     }
+    ledger = CostLedger()  # what the vendors billed, over every stack
     async with server.run() as running:
         watcher = asyncio.create_task(watch_loop_lag(lags), name="soak-loop-lag")
         stacks = build_stacks(
@@ -574,6 +590,7 @@ async def run_soak(
             switches,
             http_clients=clients,
             provider_factory=provider_factory,
+            ledger=ledger,
         )
         gate = asyncio.Semaphore(settings.concurrency)
 
@@ -619,6 +636,8 @@ async def run_soak(
     report.retries -= report.switches
     report.outage_failures = stats.outage_failures
     report.circuit_transitions = _transitions(metrics)
+    report.cost_usd = float(ledger.total)
+    report.cost_unknown = sum(ledger.unknown_calls().values())
     meter_provider.shutdown()
     if sum(causes.causes.values()) != report.retries:
         problems.append(
@@ -734,6 +753,7 @@ def format_report(report: Report) -> str:
             f"{report.p50_ms:.0f} / {report.p99_ms:.0f} / {report.max_ms:.0f} ms",
         ),
         ("spans", f"{report.spans:,}"),
+        ("cost (answers of unknown price)", f"${report.cost_usd:.4f} ({report.cost_unknown})"),
         (
             "event-loop lag p99 / max",
             f"{report.loop_lag_p99_ms:.0f} / {report.loop_lag_max_ms:.0f} ms",

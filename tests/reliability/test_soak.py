@@ -72,6 +72,8 @@ async def test_soak_of_1000_calls_ends_each_call_exact_or_typed_and_leaves_nothi
     assert report.failures.get("CircuitOpenError", 0) <= 3
     assert report.fallbacks > 0
     assert report.spans == 1000
+    assert report.cost_usd > 0  # Cost priced the answers, from genai-prices
+    assert report.cost_unknown == 0
     assert report.sockets_after_close == 0
     assert report.rss_end_kib - report.rss_checkpoint_kib < soak.RSS_GROWTH_LIMIT_KIB
     assert report.max_ms / 1000.0 <= SETTINGS.time_limit_s
