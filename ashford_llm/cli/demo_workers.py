@@ -226,12 +226,16 @@ def _drive(
         # a redelivered task (after a kill) has run by then, so its duplicate is counted.
         while (done := int(store.hlen(tasks.RESULTS))) < emails or not _settled(store):
             if kill_after is not None and not cut and done >= kill_after:
-                # Killed only in the middle of a task, so its unacknowledged task must come back.
-                running = store.get(f"{tasks.RUNNING}{processes[0].pid}")
+                # Killed only in the middle of a task, so its unacknowledged task must come back:
+                # the hold keeps a run from recording itself (and ending) until the kill.
+                pid = processes[0].pid
+                store.set(f"{tasks.HOLD}{pid}", 1)
+                running = store.get(f"{tasks.RUNNING}{pid}")
                 if running:
                     processes[0].send_signal(signal.SIGKILL)
                     processes[0].wait(timeout=10)
                     cut.append(running.decode() if isinstance(running, bytes) else running)
+                    store.delete(f"{tasks.HOLD}{pid}")
             alive = [p for p in processes if p.poll() is None]
             if not alive or time.monotonic() > deadline:
                 failure = f"the run stopped with {done} of {emails} outcomes stored " + (

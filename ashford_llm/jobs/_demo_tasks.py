@@ -40,6 +40,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 __all__ = [
     "EXECUTIONS",
+    "HOLD",
     "RESULTS",
     "RUNNING",
     "VENDORS",
@@ -60,6 +61,10 @@ EXECUTIONS = "ashford_demo:executions"
 """Redis list: one `Execution` per run of the task, in the order they ended."""
 RUNNING = "ashford_demo:running:"
 """Prefixed to a worker's PID: the call it is running now (gone between tasks)."""
+HOLD = "ashford_demo:hold:"
+"""Prefixed to a worker's PID: while set, a finished run waits before it records itself, so
+a kill the demo sends is sure to land in the middle of a task (at most `_HOLD_S`)."""
+_HOLD_S = 10.0
 
 
 class Execution(msgspec.Struct, kw_only=True):
@@ -231,6 +236,9 @@ class DemoTask(LLMTask):
             if execution is not None:
                 execution.ended = time.time()
                 store = _this_worker().store
+                held_until = time.monotonic() + _HOLD_S
+                while store.exists(f"{HOLD}{execution.worker}") and time.monotonic() < held_until:
+                    time.sleep(0.01)
                 store.rpush(EXECUTIONS, msgspec.json.encode(execution))
                 store.delete(f"{RUNNING}{execution.worker}")
 
