@@ -227,14 +227,14 @@ def _drive(
         while (done := int(store.hlen(tasks.RESULTS))) < emails or not _settled(store):
             if kill_after is not None and not cut and done >= kill_after:
                 # Killed only in the middle of a task, so its unacknowledged task must come back:
-                # the hold keeps a run from recording itself (and ending) until the kill.
+                # held, the worker's next run stops before its call and names itself.
                 pid = processes[0].pid
                 store.set(f"{tasks.HOLD}{pid}", 1)
-                running = store.get(f"{tasks.RUNNING}{pid}")
-                if running:
+                held = store.get(f"{tasks.HELD}{pid}")
+                if held:
                     processes[0].send_signal(signal.SIGKILL)
                     processes[0].wait(timeout=10)
-                    cut.append(running.decode() if isinstance(running, bytes) else running)
+                    cut.append(held.decode() if isinstance(held, bytes) else held)
                     store.delete(f"{tasks.HOLD}{pid}")
             alive = [p for p in processes if p.poll() is None]
             if not alive or time.monotonic() > deadline:

@@ -40,6 +40,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 __all__ = [
     "EXECUTIONS",
+    "HELD",
     "HOLD",
     "RESULTS",
     "RUNNING",
@@ -62,8 +63,10 @@ EXECUTIONS = "ashford_demo:executions"
 RUNNING = "ashford_demo:running:"
 """Prefixed to a worker's PID: the call it is running now (gone between tasks)."""
 HOLD = "ashford_demo:hold:"
-"""Prefixed to a worker's PID: while set, a finished run waits before it records itself, so
-a kill the demo sends is sure to land in the middle of a task (at most `_HOLD_S`)."""
+"""Prefixed to a worker's PID: while set, a run that starts waits before it calls (at most
+`_HOLD_S`), naming itself under HELD, so the demo's kill lands in the middle of a task."""
+HELD = "ashford_demo:held:"
+"""Prefixed to a worker's PID: the call waiting on its HOLD."""
 _HOLD_S = 10.0
 
 
@@ -236,11 +239,20 @@ class DemoTask(LLMTask):
             if execution is not None:
                 execution.ended = time.time()
                 store = _this_worker().store
-                held_until = time.monotonic() + _HOLD_S
-                while store.exists(f"{HOLD}{execution.worker}") and time.monotonic() < held_until:
-                    time.sleep(0.01)
                 store.rpush(EXECUTIONS, msgspec.json.encode(execution))
                 store.delete(f"{RUNNING}{execution.worker}")
+
+
+def _wait_while_held(store: Any, execution: Execution) -> None:
+    """Waits, before any call, while the demo holds this worker to kill it mid-task."""
+    hold = f"{HOLD}{execution.worker}"
+    if not store.exists(hold):
+        return
+    store.set(f"{HELD}{execution.worker}", execution.call_id)
+    until = time.monotonic() + _HOLD_S
+    while store.exists(hold) and time.monotonic() < until:
+        time.sleep(0.01)
+    store.delete(f"{HELD}{execution.worker}")
 
 
 def _store(execution: Execution, outcome: bytes) -> None:
@@ -273,6 +285,7 @@ def classify(self: DemoTask, email: int) -> None:
         ended=0.0,
     )
     worker.store.set(f"{RUNNING}{execution.worker}", call_id)
+    _wait_while_held(worker.store, execution)
     try:
         label = worker.run(_classify(worker.stacks[vendor], request, call_id, stream=stream))
     except Exception as error:

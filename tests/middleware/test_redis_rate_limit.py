@@ -200,7 +200,9 @@ async def test_redis_limiter_fails_open_to_an_in_process_limiter_with_one_warnin
         # The fallback keeps the same limits: the 61st waits for the refill.
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(limiter.acquire(input_tokens=0, output_tokens=1), 0.3)
-    assert max(burst) < 0.25
+    # The first acquire also imports the Redis client and finds the port closed.
+    assert burst[0] < 2.0
+    assert max(burst[1:]) < 0.25
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1
     assert "in-process limiter" in warnings[0].getMessage()
