@@ -14,8 +14,8 @@ import math
 import time
 from typing import TYPE_CHECKING
 
+from ashford_llm.middleware._redis import connect, describe, redis_errors
 from ashford_llm.middleware.rate_limit.limiter import check_positive
-from ashford_llm.middleware.rate_limit.redis_limiter import _connect, _describe, _redis_errors
 from ashford_llm.protocol import AsyncCloseable
 
 if TYPE_CHECKING:
@@ -63,8 +63,8 @@ class RedisCache(AsyncCloseable):
         self.namespace = namespace
         self.timeout = timeout
         self.recheck_interval = recheck_interval
-        self._client, self._owns_client = _connect(url, client, timeout, owner="RedisCache")
-        self._errors = _redis_errors()
+        self._client, self._owns_client = connect(url, client, timeout, owner="RedisCache")
+        self._errors = redis_errors()
         self._down = False
         self._next_check = 0.0
 
@@ -107,7 +107,7 @@ class RedisCache(AsyncCloseable):
             logger.warning(
                 "Redis is unreachable for cache %r (%s); calls miss the cache until it answers",
                 self.namespace,
-                _describe(exc),
+                describe(exc),
             )
         self._down = True
         self._next_check = time.monotonic() + self.recheck_interval

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from ashford_llm.errors import NetworkError
+from ashford_llm.middleware._redis import connect, describe, redis_errors, retrieve
 from ashford_llm.middleware.circuit_breaker.backend import (
     Admission,
     CircuitPolicy,
@@ -37,7 +38,6 @@ from ashford_llm.middleware.circuit_breaker.backend import (
     Outcome,
 )
 from ashford_llm.middleware.rate_limit.limiter import check_positive
-from ashford_llm.middleware.rate_limit.redis_limiter import _describe, _redis_errors, _retrieve
 from ashford_llm.protocol import AsyncCloseable
 
 if TYPE_CHECKING:
@@ -170,10 +170,10 @@ class RedisCircuitBackend(AsyncCloseable):
         self.timeout = timeout
         self.recheck_interval = recheck_interval
         self._local = MemoryCircuitBackend()
-        self._client, self._owns_client = _connect(url, client, timeout)
+        self._client, self._owns_client = connect(url, client, timeout, owner="RedisCircuitBackend")
         self._admit_script = self._client.register_script(_ADMIT_LUA)
         self._record_script = self._client.register_script(_RECORD_LUA)
-        self._errors = _redis_errors()
+        self._errors = redis_errors()
         self._down = False
         self._next_check = 0.0
         self._clock: Callable[[], float] = time.monotonic
@@ -191,7 +191,7 @@ class RedisCircuitBackend(AsyncCloseable):
             except self._errors as exc:
                 self._failed(exc)
                 if self.on_redis_error == "closed":
-                    raise self._unavailable(key, _describe(exc)) from exc
+                    raise self._unavailable(key, describe(exc)) from exc
             else:
                 return _SharedAdmission(
                     allowed=bool(allowed),
@@ -249,7 +249,7 @@ class RedisCircuitBackend(AsyncCloseable):
         call = asyncio.ensure_future(script(keys=keys, args=args))
         self._calls.add(call)
         call.add_done_callback(self._calls.discard)
-        call.add_done_callback(_retrieve)
+        call.add_done_callback(retrieve)
         async with asyncio.timeout(self.timeout):
             result = await asyncio.shield(call)
         if self._down:
@@ -271,7 +271,7 @@ class RedisCircuitBackend(AsyncCloseable):
             )
             logger.warning(
                 "Redis is unreachable for circuit breakers (%s); %s until it answers",
-                _describe(exc),
+                describe(exc),
                 fallback,
             )
         self._down = True
@@ -307,26 +307,3 @@ def _state(raw: Any) -> CircuitState | None:
     if isinstance(raw, bytes):
         raw = raw.decode()
     return CircuitState(raw) if raw else None
-
-
-def _connect(url: str | None, client: Redis | None, timeout: float) -> tuple[Redis, bool]:
-    """Returns the client to use and whether this backend owns it, importing redis lazily."""
-    if client is not None:
-        return client, False
-    try:
-        from redis.asyncio import Redis
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
-    except ImportError as exc:
-        raise ImportError(
-            "RedisCircuitBackend needs the redis package: pip install 'ashford-llm[redis]'"
-        ) from exc
-    assert url is not None
-    # One immediate retry replaces a connection a Redis restart left stale.
-    redis: Redis = Redis.from_url(
-        url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 1),
-    )
-    return redis, True

@@ -18,9 +18,9 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ashford_llm.errors import NetworkError
+from ashford_llm.middleware._redis import connect, describe, redis_errors, retrieve
 from ashford_llm.middleware.cost.budget import BudgetHold
 from ashford_llm.middleware.rate_limit.limiter import check_positive
-from ashford_llm.middleware.rate_limit.redis_limiter import _connect, _describe, _redis_errors
 from ashford_llm.protocol import AsyncCloseable
 
 if TYPE_CHECKING:
@@ -79,10 +79,10 @@ class RedisBudget(AsyncCloseable):
             raise TypeError(f"url must be a string, got {type(url).__name__}")
         check_positive("timeout", timeout, integer=False)
         self.timeout = timeout
-        self._client, self._owns_client = _connect(url, client, timeout, owner="RedisBudget")
+        self._client, self._owns_client = connect(url, client, timeout, owner="RedisBudget")
         self._reserve_script = self._client.register_script(_RESERVE_LUA)
         self._settle_script = self._client.register_script(_SETTLE_LUA)
-        self._errors = _redis_errors()
+        self._errors = redis_errors()
         self._calls: set[asyncio.Future[Any]] = set()
 
     async def reserve(self, key: str, amount: int, *, limit: int, window: float) -> BudgetHold:
@@ -104,7 +104,7 @@ class RedisBudget(AsyncCloseable):
             raise
         except self._errors as exc:
             raise NetworkError(
-                f"the Redis budget for {key!r} is unreachable ({_describe(exc)}); refusing "
+                f"the Redis budget for {key!r} is unreachable ({describe(exc)}); refusing "
                 "calls until it answers",
                 error_type="budget_unavailable",
             ) from exc
@@ -133,7 +133,7 @@ class RedisBudget(AsyncCloseable):
         except self._errors as exc:
             logger.warning(
                 "Redis budget settlement dropped (%s); the reservation stays charged",
-                _describe(exc),
+                describe(exc),
             )
 
     def _run(self, script: Any, name: str, args: list[Any]) -> asyncio.Future[Any]:
@@ -141,7 +141,7 @@ class RedisBudget(AsyncCloseable):
         call: asyncio.Future[Any] = asyncio.ensure_future(script(keys=[name], args=args))
         self._calls.add(call)
         call.add_done_callback(self._calls.discard)
-        call.add_done_callback(_retrieve)
+        call.add_done_callback(retrieve)
         return call
 
     async def aclose(self) -> None:
@@ -158,9 +158,3 @@ class RedisBudget(AsyncCloseable):
 def _redis_key(key: str, window: float) -> str:
     """Names a budget key's spend for windows of `window` seconds (without the index)."""
     return f"{KEY_PREFIX}{key}:{window:g}"
-
-
-def _retrieve(call: asyncio.Future[Any]) -> None:
-    """Marks a finished script's exception as seen; its caller reports it, or has gone."""
-    if not call.cancelled():
-        call.exception()

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
-from ashford_llm.errors import NetworkError, redact
+from ashford_llm.errors import NetworkError
+from ashford_llm.middleware._redis import connect, describe, redis_errors, retrieve
 from ashford_llm.middleware.rate_limit.limiter import (
     RateLimiter,
     RatePermit,
@@ -144,9 +145,9 @@ class RedisRateLimiter(AsyncCloseable):
             *_bucket(requests_per_minute),
             *_bucket(tokens_per_minute),
         )
-        self._client, self._owns_client = _connect(url, client, timeout)
+        self._client, self._owns_client = connect(url, client, timeout, owner="RedisRateLimiter")
         self._script = self._client.register_script(_BUCKETS_LUA)
-        self._errors = _redis_errors()
+        self._errors = redis_errors()
         self._slots = asyncio.Semaphore(max_concurrency) if max_concurrency is not None else None
         self._gate = asyncio.Lock()
         self._down = False
@@ -215,7 +216,7 @@ class RedisRateLimiter(AsyncCloseable):
         except self._errors as exc:
             self._failed(exc)
             if self.on_redis_error == "closed":
-                raise self._unavailable(_describe(exc)) from exc
+                raise self._unavailable(describe(exc)) from exc
             return False
         if wait_us > 0:
             try:
@@ -254,7 +255,7 @@ class RedisRateLimiter(AsyncCloseable):
         )
         self._calls.add(call)
         call.add_done_callback(self._calls.discard)
-        call.add_done_callback(_retrieve)
+        call.add_done_callback(retrieve)
         try:
             async with asyncio.timeout(self.timeout):
                 wait_us = await asyncio.shield(call)
@@ -280,7 +281,7 @@ class RedisRateLimiter(AsyncCloseable):
             logger.warning(
                 "Redis is unreachable for rate limit %r (%s); %s until it answers",
                 self.key,
-                _describe(exc),
+                describe(exc),
                 fallback,
             )
         self._down = True
@@ -320,48 +321,3 @@ class RedisRateLimiter(AsyncCloseable):
 def _bucket(per_minute: float | None) -> tuple[float, float]:
     """Returns a bucket's (refill per second, capacity) script arguments; (0, 0) is no limit."""
     return (0.0, 0.0) if per_minute is None else (per_minute / 60, float(per_minute))
-
-
-def _connect(
-    url: str | None, client: Redis | None, timeout: float, *, owner: str = "RedisRateLimiter"
-) -> tuple[Redis, bool]:
-    """Returns the client to use and whether `owner` owns it, importing redis lazily."""
-    if client is not None:
-        return client, False
-    try:
-        from redis.asyncio import Redis
-        from redis.asyncio.retry import Retry
-        from redis.backoff import NoBackoff
-    except ImportError as exc:
-        raise ImportError(
-            f"{owner} needs the redis package: pip install 'ashford-llm[redis]'"
-        ) from exc
-    assert url is not None
-    # One immediate retry replaces a connection a Redis restart left stale; no backoff, since
-    # `timeout` bounds the whole call and the limiter has its own recheck interval.
-    redis: Redis = Redis.from_url(
-        url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 1),
-    )
-    return redis, True
-
-
-def _redis_errors() -> tuple[type[BaseException], ...]:
-    """The exceptions that mean Redis failed: its own, the socket's and our timeout."""
-    from redis.exceptions import RedisError
-
-    return (RedisError, OSError, TimeoutError)
-
-
-def _retrieve(call: asyncio.Future[Any]) -> None:
-    """Marks a finished command's exception as seen; its caller reports it, or has gone."""
-    if not call.cancelled():
-        call.exception()
-
-
-def _describe(exc: BaseException) -> str:
-    """Names a Redis failure for a log line or an error message, without any secret."""
-    text = str(exc)
-    return redact(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
