@@ -15,28 +15,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
-import string
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import pytest
-from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from ashford_llm import ChatMessage, ClientBuilder, CompletionRequest, InvalidRequestError, LLMError
+from ashford_llm import InvalidRequestError, LLMError
 from ashford_llm.cli import main
 from ashford_llm.errors import redact
-from ashford_llm.middleware import Recorder, Retry, Tracing
+from ashford_llm.middleware import Recorder
 from tests.reliability._loopback import Answer, LoopbackServer, loopback, sse_answer
+from tests.reliability.hygiene import (
+    JSON,
+    REQUEST,
+    Telemetry,
+    everything_seen,
+    fake_key,
+    hygiene_stack,
+    leaks,
+    logger_roots,
+    masked,
+    seen_error,
+    seen_in_answers,
+    seen_in_failures,
+)
 from tests.reliability.vendors import (
     MODELS,
     VENDORS,
@@ -46,8 +49,6 @@ from tests.reliability.vendors import (
     sse_events,
 )
 
-REQUEST = CompletionRequest([ChatMessage.system("Be brief."), ChatMessage.user("Say hello")])
-JSON = [("content-type", "application/json")]
 KEY_HEADERS = {"openai": "authorization", "anthropic": "x-api-key", "google": "x-goog-api-key"}
 ENV = {
     "openai": ("OPENAI_API_KEY", "OPENAI_BASE_URL", "/v1"),
@@ -56,50 +57,12 @@ ENV = {
 }
 
 
-def fake_key(prefix: str) -> str:
-    """A distinctive key: a vendor-like prefix and 32 random letters and digits."""
-    alphabet = string.ascii_letters + string.digits
-    return prefix + "".join(secrets.choice(alphabet) for _ in range(32))
-
-
 # OpenAI's and Anthropic's shapes, and one no pattern knows, so redaction by shape cannot help.
 KEYS = {
     "openai": fake_key("sk-test-"),
     "anthropic": fake_key("sk-ant-test-"),
     "google": fake_key("gk-test-"),
 }
-
-
-class Telemetry:
-    """SDK tracer, meter and logger providers writing to memory."""
-
-    def __init__(self) -> None:
-        self.spans = InMemorySpanExporter()
-        self.tracer_provider = TracerProvider()
-        self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.spans))
-        self.metrics = InMemoryMetricReader()
-        self.meter_provider = MeterProvider(metric_readers=[self.metrics])
-        self.logs = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
-        self.logger_provider = LoggerProvider()
-        self.logger_provider.add_log_record_processor(SimpleLogRecordProcessor(self.logs))
-
-    def dump(self) -> list[str]:
-        """Every span (attributes, events, status), content event and metric as JSON."""
-        out = [span.to_json() for span in self.spans.get_finished_spans()]
-        out += [record.to_json() for record in self.logs.get_finished_logs()]
-        data = self.metrics.get_metrics_data()
-        out.append(data.to_json() if data is not None else "")
-        return out
-
-
-def seen_error(error: BaseException) -> list[str]:
-    """What a user could see of an error: str, repr, context, traceback, its causes."""
-    out = [str(error), repr(error), "".join(traceback.format_exception(error))]
-    if isinstance(error, LLMError):
-        out += [repr(error.context()), repr(error.body_excerpt), repr(vars(error))]
-    if error.__cause__ is not None:
-        out += seen_error(error.__cause__)
-    return out
 
 
 def script(vendor: str) -> list[Answer]:
@@ -121,37 +84,15 @@ async def run_stack(vendor: str, telemetry: Telemetry, cassette: Path) -> list[s
     async with loopback(script(vendor)) as server:
         provider = make_provider(vendor, server.url, None, api_key=KEYS[vendor])
         recorder = Recorder(provider)
-        stack = (
-            ClientBuilder()
-            .use(
-                Tracing,
-                tracer_provider=telemetry.tracer_provider,
-                meter_provider=telemetry.meter_provider,
-                logger_provider=telemetry.logger_provider,
-                capture_content="span_and_event",
-            )
-            .use(Retry, max_retries=1, base_delay=0.0, max_delay=0.0, retry_authentication=True)
-            .build(recorder)
-        )
+        stack = hygiene_stack(telemetry, recorder)
         seen += [repr(stack), repr(provider), repr(provider.credentials), repr(recorder)]
         async with stack:
-            response = await stack.complete(REQUEST)
-            seen += [repr(response), msgspec.json.encode(response).decode()]
-            async for event in stack.stream(REQUEST):
-                seen.append(repr(event))
-            for call in (stack.complete(REQUEST), drain(stack.stream(REQUEST))):
-                with pytest.raises(LLMError) as caught:
-                    await call
-                seen += seen_error(caught.value)
+            seen += await seen_in_answers(stack)
+            seen += await seen_in_failures(stack)
         recorder.save(cassette)
         seen.append(cassette.read_text())
         assert_sent_key(server, vendor, requests=6)
     return seen
-
-
-async def drain(events: Any) -> None:
-    async for _ in events:
-        pass
 
 
 def assert_sent_key(server: LoopbackServer, vendor: str, *, requests: int) -> None:
@@ -201,23 +142,32 @@ def test_no_key_appears_in_anything_a_user_can_see_or_store(
             seen.extend(await run_command(vendor, monkeypatch, capsys))
 
     asyncio.run(everything())
-    seen += telemetry.dump()
-    seen.append(caplog.text)
-    for record in caplog.records:
-        seen += [record.getMessage(), repr(record.args), record.exc_text or ""]
-    loggers = {record.name.split(".")[0] for record in caplog.records}
     # DEBUG logging really was on, for the providers' own (httpx2) HTTP stack too
-    assert {"ashford_llm", "httpx2", "httpcore2"} <= loggers
+    assert {"ashford_llm", "httpx2", "httpcore2"} <= logger_roots(caplog)
     assert any("Hello!" in text for text in telemetry.dump())  # content capture really was on
-    everything_seen = "\n".join(seen)
-    for vendor, key in KEYS.items():
-        assert key not in everything_seen, vendor
-        assert key[-8:] not in everything_seen, vendor
+    assert leaks(everything_seen(seen, telemetry, caplog), KEYS) == []
 
 
-def masked(key: str, stars: int) -> str:
-    """A key as OpenAI echoes it in a 401: its start, asterisks, its last four characters."""
-    return key[:8] + "*" * stars + key[-4:]
+@pytest.mark.parametrize("where", ["log record", "span event", "error cause"])
+def test_the_search_finds_a_key_planted_where_a_user_could_see_it(
+    where: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The search above can fail: a key's last eight characters, put in one place, are found."""
+    caplog.set_level(logging.DEBUG)
+    telemetry = Telemetry()
+    tail = KEYS["anthropic"][-8:]
+    seen: list[str] = []
+    if where == "log record":
+        logging.getLogger("ashford_llm").debug("refreshed the key ending %s", tail)
+    elif where == "span event":
+        tracer = telemetry.tracer_provider.get_tracer("hygiene")
+        with tracer.start_as_current_span("call") as span:
+            span.add_event("refresh", {"key.tail": tail})
+    else:
+        error = LLMError("the vendor refused the key")
+        error.__cause__ = ValueError(f"bad key ...{tail}")
+        seen += seen_error(error)
+    assert leaks(everything_seen(seen, telemetry, caplog), KEYS) == ["anthropic"]
 
 
 @pytest.mark.parametrize("stars", [5, 40])

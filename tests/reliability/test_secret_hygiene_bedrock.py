@@ -15,34 +15,33 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
-import string
 from pathlib import Path
 from typing import Any
 
 import httpx
-import msgspec
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from ashford_llm import ChatMessage, ClientBuilder, CompletionRequest, LLMError, ModelConfig
+from ashford_llm import ModelConfig
 from ashford_llm.cli import main
-from ashford_llm.middleware import Recorder, Retry, Tracing
+from ashford_llm.middleware import Recorder
 from ashford_llm.providers.bedrock import BedrockProvider
 from ashford_llm.testing.fake_server import FakeProviderServer, Fault
 from ashford_llm.testing.fake_server import bedrock as fake_bedrock
-from tests.reliability.test_secret_hygiene import Telemetry, seen_error
+from tests.reliability.hygiene import (
+    Telemetry,
+    everything_seen,
+    hygiene_stack,
+    leaks,
+    logger_roots,
+    random_text,
+    seen_in_answers,
+    seen_in_failures,
+)
 
 MODEL = "anthropic.claude-sonnet-4-5-20250929-v1:0"
-REQUEST = CompletionRequest([ChatMessage.system("Be brief."), ChatMessage.user("Say hello")])
-ALPHABET = string.ascii_letters + string.digits
-
-
-def random_text(length: int) -> str:
-    return "".join(secrets.choice(ALPHABET) for _ in range(length))
-
 
 ACCESS_KEY = "AKIDHYGIENE" + random_text(9).upper()
 SECRET_KEY = random_text(40)
@@ -77,11 +76,6 @@ def build(url: str, client: httpx.AsyncClient, **auth: Any) -> BedrockProvider:
     )
 
 
-async def drain(events: Any) -> None:
-    async for _ in events:
-        pass
-
-
 async def run_stack(telemetry: Telemetry, cassette: Path) -> list[str]:
     """Success and stream signed with temporary credentials, then a wrong secret and key."""
     seen: list[str] = []
@@ -107,29 +101,12 @@ async def run_stack(telemetry: Telemetry, cassette: Path) -> list[str]:
         ]
         for index, provider in enumerate(providers):
             recorder = Recorder(provider)
-            stack = (
-                ClientBuilder()
-                .use(
-                    Tracing,
-                    tracer_provider=telemetry.tracer_provider,
-                    meter_provider=telemetry.meter_provider,
-                    logger_provider=telemetry.logger_provider,
-                    capture_content="span_and_event",
-                )
-                .use(Retry, max_retries=1, base_delay=0.0, max_delay=0.0, retry_authentication=True)
-                .build(recorder)
-            )
+            stack = hygiene_stack(telemetry, recorder)
             seen += [repr(stack), repr(provider), repr(provider.signer), repr(recorder)]
             if index == 0:
-                response = await stack.complete(REQUEST)
-                seen += [repr(response), msgspec.json.encode(response).decode()]
-                async for event in stack.stream(REQUEST):
-                    seen.append(repr(event))
+                seen += await seen_in_answers(stack)
             else:
-                for call in (stack.complete(REQUEST), drain(stack.stream(REQUEST))):
-                    with pytest.raises(LLMError) as caught:
-                        await call
-                    seen += seen_error(caught.value)
+                seen += await seen_in_failures(stack)
             recorder.save(cassette)
             seen.append(cassette.read_text())
     # The credentials really went out (so the test means something).
@@ -176,17 +153,10 @@ def test_no_aws_credential_appears_in_anything_a_user_can_see_or_store(
         seen.extend(await run_command(monkeypatch, capsys))
 
     asyncio.run(everything())
-    seen += telemetry.dump()
-    seen.append(caplog.text)
-    for record in caplog.records:
-        seen += [record.getMessage(), repr(record.args), record.exc_text or ""]
-    loggers = {record.name.split(".")[0] for record in caplog.records}
-    assert {"ashford_llm", "httpx", "httpcore", "botocore"} <= loggers  # DEBUG really was on
+    # DEBUG logging really was on
+    assert {"ashford_llm", "httpx", "httpcore", "botocore"} <= logger_roots(caplog)
     assert any("Say hello" in text for text in telemetry.dump())  # content capture really was on
-    everything_seen = "\n".join(seen)
-    for what, secret in SECRETS.items():
-        assert secret not in everything_seen, what
-        assert secret[-8:] not in everything_seen, what
+    assert leaks(everything_seen(seen, telemetry, caplog), SECRETS) == []
 
 
 def test_the_check_catches_botocores_add_auth_logging_the_session_token(
@@ -198,4 +168,5 @@ def test_the_check_catches_botocores_add_auth_logging_the_session_token(
     SigV4Auth(Credentials(ACCESS_KEY, SECRET_KEY, SESSION_TOKEN), "bedrock", "us-east-1").add_auth(
         request
     )
-    assert SESSION_TOKEN in caplog.text
+    seen = everything_seen([], Telemetry(), caplog)
+    assert leaks(seen, SECRETS) == ["session token"]

@@ -17,23 +17,28 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import pytest
 
-from ashford_llm import ClientBuilder, LLMError, ModelConfig
+from ashford_llm import ChatMessage, CompletionRequest, LLMError, ModelConfig
 from ashford_llm.cli import main
-from ashford_llm.middleware import Recorder, Retry, Tracing
+from ashford_llm.middleware import Recorder
 from ashford_llm.protocol import LLMProvider
 from ashford_llm.providers import AzureOpenAIProvider, EntraIDCredentials, OpenAICompatibleProvider
+from ashford_llm.testing import MockProvider
 from tests.reliability._loopback import Answer, LoopbackServer, loopback, sse_answer
-from tests.reliability.test_secret_hygiene import (
+from tests.reliability.hygiene import (
     JSON,
     REQUEST,
     Telemetry,
-    drain,
+    everything_seen,
     fake_key,
+    hygiene_stack,
+    leaks,
+    logger_roots,
     masked,
     seen_error,
+    seen_in_answers,
+    seen_in_failures,
 )
 from tests.reliability.vendors import error_body, ok_body, sse_events
 
@@ -90,29 +95,12 @@ async def run_stack(
     async with loopback(script(refreshes)) as server:
         provider = build(server.url)
         recorder = Recorder(provider)
-        stack = (
-            ClientBuilder()
-            .use(
-                Tracing,
-                tracer_provider=telemetry.tracer_provider,
-                meter_provider=telemetry.meter_provider,
-                logger_provider=telemetry.logger_provider,
-                capture_content="span_and_event",
-            )
-            .use(Retry, max_retries=1, base_delay=0.0, max_delay=0.0, retry_authentication=True)
-            .build(recorder)
-        )
+        stack = hygiene_stack(telemetry, recorder)
         seen += [repr(stack), repr(provider), repr(recorder)]
         seen.append(repr(getattr(provider, "credentials", None)))
         async with stack:
-            response = await stack.complete(REQUEST)
-            seen += [repr(response), msgspec.json.encode(response).decode()]
-            async for event in stack.stream(REQUEST):
-                seen.append(repr(event))
-            for call in (stack.complete(REQUEST), drain(stack.stream(REQUEST))):
-                with pytest.raises(LLMError) as caught:
-                    await call
-                seen += seen_error(caught.value)
+            seen += await seen_in_answers(stack)
+            seen += await seen_in_failures(stack)
         recorder.save(cassette)
         seen.append(cassette.read_text())
     return seen, server
@@ -183,17 +171,26 @@ def test_no_azure_or_profile_credential_appears_anywhere(
         seen.extend(await run_commands(tmp_path, monkeypatch, capsys))
 
     asyncio.run(everything())
-    seen += telemetry.dump()
-    seen.append(caplog.text)
-    for record in caplog.records:
-        seen += [record.getMessage(), repr(record.args), record.exc_text or ""]
-    assert {"ashford_llm", "httpx2", "httpcore2"} <= {r.name.split(".")[0] for r in caplog.records}
+    assert {"ashford_llm", "httpx2", "httpcore2"} <= logger_roots(caplog)
     assert any("Hello!" in text for text in telemetry.dump())  # content capture really was on
     assert len(tokens.issued) == 5  # the first token, and one refresh per 401'd attempt
-    everything_seen = "\n".join(seen)
-    for secret in (AZURE_KEY, GROQ_KEY, *tokens.issued):
-        assert secret not in everything_seen
-        assert secret[-8:] not in everything_seen
+    named = {"azure key": AZURE_KEY, "groq key": GROQ_KEY}
+    named |= {f"entra token {index}": token for index, token in enumerate(tokens.issued)}
+    assert leaks(everything_seen(seen, telemetry, caplog), named) == []
+
+
+def test_the_search_finds_a_key_pasted_into_a_prompt(caplog: pytest.LogCaptureFixture) -> None:
+    """The search above can fail: content capture records a key pasted into a message."""
+    telemetry = Telemetry()
+    request = CompletionRequest([ChatMessage.user(f"Why is {GROQ_KEY} refused?")])
+
+    async def call() -> None:
+        async with hygiene_stack(telemetry, Recorder(MockProvider(["Hello!"]))) as stack:
+            await stack.complete(request)
+
+    asyncio.run(call())
+    seen = everything_seen([], telemetry, caplog)
+    assert leaks(seen, {"azure key": AZURE_KEY, "groq key": GROQ_KEY}) == ["groq key"]
 
 
 @pytest.mark.parametrize("stars", [5, 40])

@@ -17,21 +17,24 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import msgspec
 import pytest
 
-from ashford_llm import ClientBuilder, LLMError, ModelConfig
+from ashford_llm import LLMError, ModelConfig
 from ashford_llm.cli import main
-from ashford_llm.middleware import Recorder, Retry, Tracing
+from ashford_llm.middleware import Recorder
 from ashford_llm.providers.vertex import GoogleAuthCredentials, vertex_provider
 from tests.reliability._loopback import Answer, loopback, sse_answer
-from tests.reliability.test_secret_hygiene import (
+from tests.reliability.hygiene import (
     JSON,
-    REQUEST,
     Telemetry,
-    drain,
+    everything_seen,
     fake_key,
+    hygiene_stack,
+    leaks,
+    logger_roots,
     seen_error,
+    seen_in_answers,
+    seen_in_failures,
 )
 from tests.reliability.vendors import error_body, ok_body, sse_events
 
@@ -77,28 +80,11 @@ async def run_stack(
             google_credentials=minting,
         )
         recorder = Recorder(provider)
-        stack = (
-            ClientBuilder()
-            .use(
-                Tracing,
-                tracer_provider=telemetry.tracer_provider,
-                meter_provider=telemetry.meter_provider,
-                logger_provider=telemetry.logger_provider,
-                capture_content="span_and_event",
-            )
-            .use(Retry, max_retries=1, base_delay=0.0, max_delay=0.0, retry_authentication=True)
-            .build(recorder)
-        )
+        stack = hygiene_stack(telemetry, recorder)
         seen += [repr(stack), repr(provider), repr(provider.credentials), repr(recorder)]
         async with stack:
-            response = await stack.complete(REQUEST)
-            seen += [repr(response), msgspec.json.encode(response).decode()]
-            async for event in stack.stream(REQUEST):
-                seen.append(repr(event))
-            for call in (stack.complete(REQUEST), drain(stack.stream(REQUEST))):
-                with pytest.raises(LLMError) as caught:
-                    await call
-                seen += seen_error(caught.value)
+            seen += await seen_in_answers(stack)
+            seen += await seen_in_failures(stack)
         recorder.save(cassette)
         seen.append(cassette.read_text())
         # The tokens really went out as bearer headers: the first, then one per refresh.
@@ -161,18 +147,11 @@ def test_no_google_token_appears_in_anything_a_user_can_see_or_store(
             tokens.extend(minted)
 
     asyncio.run(everything())
-    seen += telemetry.dump()
-    seen.append(caplog.text)
-    for record in caplog.records:
-        seen += [record.getMessage(), repr(record.args), record.exc_text or ""]
-    loggers = {record.name.split(".")[0] for record in caplog.records}
-    assert {"ashford_llm", "httpx2", "httpcore2"} <= loggers  # DEBUG logging really was on
+    assert {"ashford_llm", "httpx2", "httpcore2"} <= logger_roots(caplog)  # DEBUG really was on
     assert any("Hello!" in text for text in telemetry.dump())  # content capture really was on
     assert len(tokens) == 2 * (5 + 2)
-    everything_seen = "\n".join(seen)
-    for token in tokens:
-        assert token not in everything_seen
-        assert token[-8:] not in everything_seen
+    named = {f"token {index}": token for index, token in enumerate(tokens)}
+    assert leaks(everything_seen(seen, telemetry, caplog), named) == []
 
 
 def test_the_check_finds_a_token_that_leaks() -> None:
@@ -183,7 +162,7 @@ def test_the_check_finds_a_token_that_leaks() -> None:
     assert token is not None
     # redact() removes the ya29 shape from the message; a cause it never sees still leaks.
     error = LLMError(f"rejected token {token}")
-    assert not any(token[-8:] in text for text in seen_error(error))
+    assert leaks(seen_error(error), {"token": token}) == []
     error.__cause__ = ValueError(f"refresh failed for {token}")
-    assert any(token[-8:] in text for text in seen_error(error))
+    assert leaks(seen_error(error), {"token": token}) == ["token"]
     assert "ya29" not in repr(GoogleAuthCredentials(minting))
