@@ -23,7 +23,12 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import msgspec
 
-from ashford_llm.middleware.cost.prices import genai_prices, price, price_provider_id
+from ashford_llm.middleware.cost.prices import (
+    genai_prices,
+    price,
+    price_provider_id,
+    usage_keys,
+)
 from ashford_llm.protocol import ProviderInfo
 from ashford_llm.types import CallCost, CompletionResponse
 
@@ -127,14 +132,9 @@ class Pricer:
             return CallCost(total=None, batch=batch, unknown_reason=found)
         when = at or datetime.now(tz=UTC)
         plan = self._plan((provider_id, model), found, batch, when)
-        usage = {"input_tokens": input_tokens, "output_tokens": output_tokens}
-        for key, value in (
-            ("cache_read_tokens", cached_input_tokens),
-            ("cache_write_tokens", cache_write_tokens),
-            ("output_reasoning_tokens", reasoning_tokens),
-        ):
-            if value:
-                usage[key] = value
+        usage = usage_keys(
+            input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens
+        )
         figures = None if isinstance(plan, str) else self._apply(plan, usage)
         if figures is None:  # a case only genai-prices' own path prices (or rejects) exactly
             return price(
