@@ -10,8 +10,9 @@ one `calc_price` gives (tests compare them). Anything the fast path does not cov
 genai-prices would reject or have to infer) goes through `calc_price` itself, so its error
 reads the same.
 
-Each Budget and Cost layer owns one Pricer; its cache is a bounded dict on the instance. The
-table is genai-prices' bundled snapshot, fixed for the process (`prices.py`).
+Each Budget and Cost layer makes its own Pricer unless given one to share; its cache is a
+bounded dict on the instance. The table is genai-prices' bundled snapshot, fixed for the
+process (`prices.py`).
 """
 
 from __future__ import annotations
