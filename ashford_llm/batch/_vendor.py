@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator, Sequence
-from typing import Protocol
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
+import msgspec
 from msgspec.structs import replace
 
 from ashford_llm.batch._types import BatchLimits, VendorBatch, VendorBatchStatus
 from ashford_llm.errors import BatchItemNotRunError, LLMError, ResponseDecodeError
+from ashford_llm.providers._http import decode_json
 from ashford_llm.providers.dialect import Dialect
 from ashford_llm.types import CompletionResponse
 
@@ -27,10 +29,13 @@ __all__ = [
     "BatchTarget",
     "BatchVendor",
     "Outcome",
+    "batch_status",
     "decode_answer",
     "not_run",
     "same_origin",
 ]
+
+T = TypeVar("T")
 
 Outcome = tuple[str, "CompletionResponse | LLMError"]
 """One item's result: its custom id, and the answer or the typed error."""
@@ -95,6 +100,24 @@ class BatchVendor(Protocol):
     async def cancel(self, target: BatchTarget, batch: VendorBatch) -> VendorBatchStatus:
         """Asks the vendor to cancel the batch; returns its state after the request."""
         ...
+
+
+async def batch_status(
+    target: BatchTarget,
+    method: str,
+    url: str,
+    decoder: msgspec.json.Decoder[T],
+    status: Callable[[T], VendorBatchStatus],
+) -> VendorBatchStatus:
+    """Sends one request answered by a batch object (a read, a cancel) and returns its status.
+
+    `decoder` reads the vendor's batch object and `status` maps it to ours; both stay in the
+    vendor's module with the rest of its wire format.
+    """
+    response = await target.send(method, url)
+    return status(
+        decode_json(decoder, response.content, provider=target.dialect.name, what="a batch")
+    )
 
 
 def decode_answer(

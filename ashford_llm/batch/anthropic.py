@@ -19,6 +19,7 @@ from ashford_llm.batch._types import BatchLimits, EndedAs, VendorBatch, VendorBa
 from ashford_llm.batch._vendor import (
     BatchTarget,
     Outcome,
+    batch_status,
     decode_answer,
     not_run,
     same_origin,
@@ -167,17 +168,12 @@ class AnthropicBatches:
 
     async def poll(self, target: BatchTarget, batch: VendorBatch) -> VendorBatchStatus:
         """Reads `GET /v1/messages/batches/{id}`."""
-        response = await target.send("GET", f"{self._batches}/{batch.id}")
-        return _status(
-            decode_json(_BATCH, response.content, provider=target.dialect.name, what="a batch")
-        )
+        return await batch_status(target, "GET", f"{self._batches}/{batch.id}", _BATCH, _status)
 
     async def cancel(self, target: BatchTarget, batch: VendorBatch) -> VendorBatchStatus:
         """Sends `POST /v1/messages/batches/{id}/cancel` (in-flight requests may still end)."""
-        response = await target.send("POST", f"{self._batches}/{batch.id}/cancel")
-        return _status(
-            decode_json(_BATCH, response.content, provider=target.dialect.name, what="a batch")
-        )
+        url = f"{self._batches}/{batch.id}/cancel"
+        return await batch_status(target, "POST", url, _BATCH, _status)
 
     async def results(
         self,

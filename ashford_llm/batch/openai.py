@@ -23,7 +23,13 @@ from ashford_llm.batch._types import (
     VendorBatch,
     VendorBatchStatus,
 )
-from ashford_llm.batch._vendor import BatchTarget, Outcome, decode_answer, not_run
+from ashford_llm.batch._vendor import (
+    BatchTarget,
+    Outcome,
+    batch_status,
+    decode_answer,
+    not_run,
+)
 from ashford_llm.errors import LLMError, ResponseDecodeError
 from ashford_llm.providers._http import decode_json
 from ashford_llm.providers.openai.errors import ErrorBody, error_from_object
@@ -164,17 +170,13 @@ class OpenAIBatches:
 
     async def poll(self, target: BatchTarget, batch: VendorBatch) -> VendorBatchStatus:
         """Reads `GET /batches/{id}`."""
-        response = await target.send("GET", f"{self.base_url}/batches/{batch.id}")
-        return _status(
-            decode_json(_BATCH, response.content, provider=target.dialect.name, what="a batch")
-        )
+        url = f"{self.base_url}/batches/{batch.id}"
+        return await batch_status(target, "GET", url, _BATCH, _status)
 
     async def cancel(self, target: BatchTarget, batch: VendorBatch) -> VendorBatchStatus:
         """Sends `POST /batches/{id}/cancel`."""
-        response = await target.send("POST", f"{self.base_url}/batches/{batch.id}/cancel")
-        return _status(
-            decode_json(_BATCH, response.content, provider=target.dialect.name, what="a batch")
-        )
+        url = f"{self.base_url}/batches/{batch.id}/cancel"
+        return await batch_status(target, "POST", url, _BATCH, _status)
 
     async def results(
         self,

@@ -32,7 +32,8 @@ import msgspec
 
 from ashford_llm.errors import BudgetExceededError, LLMError
 from ashford_llm.middleware._base import Middleware, check_seconds, format_option
-from ashford_llm.middleware.cost.prices import NANO, price, price_response, to_nanos
+from ashford_llm.middleware.cost.pricer import Pricer
+from ashford_llm.middleware.cost.prices import NANO, to_nanos
 from ashford_llm.middleware.rate_limit import estimate_input_tokens
 from ashford_llm.middleware.rate_limit.media import vendor_of
 from ashford_llm.protocol import LLMProvider
@@ -139,6 +140,8 @@ class Budget(Middleware):
         batch: price at the batch rate (a batch terminal).
         default_max_tokens: the output allowance reserved when a request sets no
             `max_tokens`; None takes the terminal's `info.max_output_tokens`, else 4096.
+        pricer: what prices estimates and answers; None makes one. Share one with the Cost
+            layer below to resolve each model's prices once for both.
     """
 
     def __init__(
@@ -151,6 +154,7 @@ class Budget(Middleware):
         backend: BudgetBackend | None = None,
         batch: bool = False,
         default_max_tokens: int | None = None,
+        pricer: Pricer | None = None,
     ) -> None:
         super().__init__(inner)
         self.limit = _usd("limit", limit)
@@ -172,7 +176,10 @@ class Budget(Middleware):
             raise ValueError(
                 f"default_max_tokens must be a positive int, got {default_max_tokens!r}"
             )
-        probe = price(info, info.model, input_tokens=1, output_tokens=1, batch=batch)
+        if pricer is not None and not isinstance(pricer, Pricer):
+            raise TypeError(f"pricer must be a Pricer, got {type(pricer).__name__}")
+        self.pricer = pricer if pricer is not None else Pricer()
+        probe = self.pricer.price(info, info.model, input_tokens=1, output_tokens=1, batch=batch)
         if not probe.known:
             raise ValueError(
                 f"Budget cannot price the terminal's model, so it cannot estimate calls: "
@@ -227,7 +234,7 @@ class Budget(Middleware):
         if not isinstance(key, str) or not key:
             raise ValueError(f"the budget key function must return a non-empty string: {key!r}")
         info = self.inner.info
-        estimate = price(
+        estimate = self.pricer.price(
             info,
             info.model,
             input_tokens=estimate_input_tokens(request, vendor=self._vendor),
@@ -253,7 +260,7 @@ class Budget(Middleware):
         """Returns a response's cost in nano-USD; an unknown price keeps the reservation."""
         cost = response.cost
         if cost is None or cost.batch != self.batch:
-            cost = price_response(response, self.inner.info, batch=self.batch)
+            cost = self.pricer.price_response(response, self.inner.info, batch=self.batch)
         return hold.amount if cost.total is None else to_nanos(cost.total)
 
     def describe(self) -> str:

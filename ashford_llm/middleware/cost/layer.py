@@ -16,7 +16,7 @@ from opentelemetry import metrics, trace
 
 from ashford_llm.middleware import _semconv as sc
 from ashford_llm.middleware._base import Middleware
-from ashford_llm.middleware.cost.prices import genai_prices, price_response
+from ashford_llm.middleware.cost.pricer import Pricer
 from ashford_llm.protocol import LLMProvider
 from ashford_llm.types import (
     CallCost,
@@ -88,6 +88,8 @@ class Cost(Middleware):
         ledger: where spend adds up; share one between stacks to total them. None makes
             one, readable as `layer.ledger`.
         meter_provider: where the metrics go; None uses the global one.
+        pricer: what prices the answers; None makes one. Pass the Budget layer's to resolve
+            each model's prices once for both.
     """
 
     repr_options = ("batch",)
@@ -99,13 +101,17 @@ class Cost(Middleware):
         batch: bool = False,
         ledger: CostLedger | None = None,
         meter_provider: metrics.MeterProvider | None = None,
+        pricer: Pricer | None = None,
     ) -> None:
         super().__init__(inner)
         if not isinstance(batch, bool):
             raise TypeError("batch must be a bool")
         if ledger is not None and not isinstance(ledger, CostLedger):
             raise TypeError(f"ledger must be a CostLedger, got {type(ledger).__name__}")
-        genai_prices()  # fails now, naming the extra, when it is not installed
+        if pricer is not None and not isinstance(pricer, Pricer):
+            raise TypeError(f"pricer must be a Pricer, got {type(pricer).__name__}")
+        # Making one fails now, naming the extra, when genai-prices is not installed.
+        self.pricer = pricer if pricer is not None else Pricer()
         self.batch = batch
         self.ledger = ledger if ledger is not None else CostLedger()
         info = inner.info
@@ -136,7 +142,7 @@ class Cost(Middleware):
 
     def _priced(self, response: CompletionResponse) -> CompletionResponse:
         """Returns the response with its cost, recorded in the ledger, metric and span."""
-        cost = price_response(response, self._info, batch=self.batch)
+        cost = self.pricer.price_response(response, self._info, batch=self.batch)
         self.ledger.add(response.provider, response.model, cost)
         attributes: dict[str, str | bool] = {
             **self._attributes,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import ROUND_CEILING, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ashford_llm.protocol import ProviderInfo
 from ashford_llm.types import CallCost, CompletionResponse
@@ -26,7 +26,7 @@ from ashford_llm.types import CallCost, CompletionResponse
 if TYPE_CHECKING:
     from types import ModuleType
 
-__all__ = ["NANO", "price", "price_provider_id", "price_response", "to_nanos"]
+__all__ = ["NANO", "price", "price_provider_id", "price_response", "to_nanos", "usage_keys"]
 
 # OpenTelemetry provider names (and our provider names) whose genai-prices id differs.
 _PROVIDER_IDS = {
@@ -64,6 +64,25 @@ def price_provider_id(info: ProviderInfo) -> str:
     return _PROVIDER_IDS.get(name, name)
 
 
+def usage_keys(
+    input_tokens: int,
+    output_tokens: int,
+    cached_input_tokens: int | None,
+    cache_write_tokens: int | None,
+    reasoning_tokens: int | None,
+) -> dict[str, int]:
+    """Returns a call's usage under genai-prices' keys, leaving out parts absent or 0."""
+    usage = {"input_tokens": input_tokens, "output_tokens": output_tokens}
+    for key, value in (
+        ("cache_read_tokens", cached_input_tokens),
+        ("cache_write_tokens", cache_write_tokens),
+        ("output_reasoning_tokens", reasoning_tokens),
+    ):
+        if value:
+            usage[key] = value
+    return usage
+
+
 def price(
     info: ProviderInfo,
     model: str | None,
@@ -83,14 +102,9 @@ def price(
     if not model:
         return CallCost(total=None, batch=batch, unknown_reason="no model to price")
     prices = genai_prices()
-    usage: dict[str, Any] = {"input_tokens": input_tokens, "output_tokens": output_tokens}
-    for key, value in (
-        ("cache_read_tokens", cached_input_tokens),
-        ("cache_write_tokens", cache_write_tokens),
-        ("output_reasoning_tokens", reasoning_tokens),
-    ):
-        if value:
-            usage[key] = value
+    usage = usage_keys(
+        input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens
+    )
     provider_id = price_provider_id(info)
     try:
         calculation = prices.calc_price(
