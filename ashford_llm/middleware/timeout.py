@@ -6,7 +6,8 @@ outside Retry to bound the whole call, backoff waits included. Both can be used 
 
 On expiry the inner call is cancelled where it waits and an inner stream is closed, so its
 cleanup runs (the HTTP connection goes back to the pool) and no task is left behind. No
-task is started: the deadlines are `asyncio.timeout` scopes in the caller's own task.
+task is started: a deadline cancels the caller's own task where it waits, as
+`asyncio.timeout` does, and a stream keeps one timer for all its events, not one per event.
 
 What resets `idle`: any event the inner stream yields, which today is a TextDelta or the
 StreamEnd (and would be any other kind of event a provider comes to yield). A vendor's
@@ -74,16 +75,21 @@ class Timeout(Middleware):
         """Returns the inner answer, or raises LLMTimeoutError once `total` has passed."""
         if self.total is None:
             return await self.inner.complete(request)
-        scope = asyncio.timeout(self.total)
+        loop = asyncio.get_running_loop()
+        deadline = _Deadline(loop)
+        deadline.enter(loop.time() + self.total)
         try:
-            async with scope:
-                return await self.inner.complete(request)
-        except TimeoutError as exc:
-            if not scope.expired():
-                raise
-            raise self._error(
-                f"the call took longer than total={format_option(self.total)}s"
-            ) from exc
+            response = await self.inner.complete(request)
+        except BaseException as error:
+            deadline.close()
+            if deadline.exit(error):
+                raise self._error(
+                    f"the call took longer than total={format_option(self.total)}s"
+                ) from _expiry(error)
+            raise
+        deadline.close()
+        deadline.exit(None)
+        return response
 
     async def stream(self, request: CompletionRequest) -> AsyncGenerator[StreamEvent, None]:
         """Yields the inner events, each within its deadline, closing the inner stream early."""
@@ -91,6 +97,7 @@ class Timeout(Middleware):
         started = loop.time()
         total_at = None if self.total is None else started + self.total
         events = self.inner.stream(request)
+        deadline = _Deadline(loop)
         first = True
         try:
             while True:
@@ -101,19 +108,21 @@ class Timeout(Middleware):
                     limit, step, when = "total", self.total, total_at
                     if now >= total_at:
                         raise self._expired(limit, step)
-                scope = asyncio.timeout_at(when)
+                if when is not None:
+                    deadline.enter(when)
                 try:
-                    async with scope:
-                        event = await anext(events)
-                except StopAsyncIteration:
-                    return
-                except TimeoutError as exc:
-                    if not scope.expired():
-                        raise
-                    raise self._expired(limit, step) from exc
+                    event = await anext(events)
+                except BaseException as error:
+                    if deadline.exit(error):
+                        raise self._expired(limit, step) from _expiry(error)
+                    if isinstance(error, StopAsyncIteration):
+                        return
+                    raise
+                deadline.exit(None)
                 first = False
                 yield event
         finally:
+            deadline.close()
             await events.aclose()
 
     def _expired(self, limit: str, seconds: float | None) -> LLMTimeoutError:
@@ -128,3 +137,75 @@ class Timeout(Middleware):
     def _error(self, message: str) -> LLMTimeoutError:
         """Builds an LLMTimeoutError naming the provider."""
         return LLMTimeoutError(message, provider=self.name)
+
+
+def _expiry(cancelled: BaseException) -> TimeoutError:
+    """The TimeoutError `asyncio.timeout` would raise for the cancellation a deadline caused."""
+    error = TimeoutError()
+    error.__cause__ = cancelled
+    return error
+
+
+class _Deadline:
+    """The deadline of the waits of one call or stream, kept by at most one timer.
+
+    Like `asyncio.timeout`, it cancels the task waiting on the inner handler once the
+    deadline passes and tells the cancellation it caused from any other. Unlike it, moving
+    the deadline (each event of a stream) schedules nothing: the one timer, when it fires
+    before the deadline then in force, sets itself again for that deadline. A stream of a
+    thousand events so pays for one timer, not a thousand.
+    """
+
+    __slots__ = ("_cancelling", "_fired", "_handle", "_loop", "_task", "_when")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._handle: asyncio.TimerHandle | None = None
+        self._when = 0.0
+        self._task: asyncio.Task[object] | None = None  # the waiting task; None between waits
+        self._cancelling = 0
+        self._fired = False
+
+    def enter(self, when: float) -> None:
+        """Starts a wait of the current task that must end by `when` (the loop's time)."""
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("Timeout must be used inside a task")
+        self._task = task
+        self._cancelling = task.cancelling()
+        self._when = when
+        handle = self._handle
+        if handle is None or handle.when() > when:
+            if handle is not None:
+                handle.cancel()
+            self._handle = self._loop.call_at(when, self._on_timer)
+
+    def exit(self, error: BaseException | None) -> bool:
+        """Ends the wait; says whether `error` is the cancellation this deadline caused.
+
+        As `asyncio.timeout` does, a cancellation requested from outside while the deadline
+        fired stays a cancellation.
+        """
+        task, self._task = self._task, None
+        if not self._fired or task is None:
+            return False
+        self._fired = False
+        return task.uncancel() <= self._cancelling and isinstance(error, asyncio.CancelledError)
+
+    def close(self) -> None:
+        """Drops the timer."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _on_timer(self) -> None:
+        """Cancels the waiting task if the deadline has passed; else waits for the new one."""
+        self._handle = None
+        task = self._task
+        if task is None:  # between waits: the next wait sets the timer again
+            return
+        if self._loop.time() < self._when:
+            self._handle = self._loop.call_at(self._when, self._on_timer)
+            return
+        self._fired = True
+        task.cancel()

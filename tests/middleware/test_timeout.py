@@ -203,6 +203,80 @@ async def test_stream_outside_cancellation_stays_a_cancellation() -> None:
     assert inner.finished == ["CancelledError"]
 
 
+async def test_a_stream_keeps_one_timer_for_all_its_events(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    loop = asyncio.get_running_loop()
+    scheduled: list[float] = []
+    call_at = loop.call_at
+
+    def counting(when: float, callback, *args):  # type: ignore[no-untyped-def]
+        scheduled.append(when)
+        return call_at(when, callback, *args)
+
+    monkeypatch.setattr(loop, "call_at", counting)
+    inner = tracked(MockStream(chunks=["x"] * 200))
+    events: list[StreamEvent] = []
+    await collect(Timeout(inner, total=30.0, idle=5.0).stream(REQUEST), events)
+    assert len(events) == 201
+    assert len(scheduled) <= 2  # total for the first wait, then idle; not one per event
+
+
+class ThenStall(Middleware):
+    """Streams "a", "b", "c" with `GAP` seconds before each, then waits `SLOW` seconds."""
+
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[StreamEvent]:
+        for text in ("a", "b", "c"):
+            await asyncio.sleep(GAP)
+            yield TextDelta(text)
+        await asyncio.sleep(SLOW)
+
+
+GAP = 0.06
+
+
+async def test_idle_counts_from_the_last_event_when_its_timer_was_set_at_the_first() -> None:
+    # Events every 0.6 idle outlive the timer set when the first wait began (idle=0.1 after
+    # it); the timer sets itself again for the deadline in force, and the stall after the
+    # last event is cut one idle after that event.
+    inner = Tracked(ThenStall(MockProvider([])))
+    events: list[StreamEvent] = []
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(LLMTimeoutError, match=r"idle=0\.1s"):
+        await collect(Timeout(inner, total=None, idle=0.1).stream(REQUEST), events)
+    elapsed = loop.time() - started
+    assert events == [TextDelta("a"), TextDelta("b"), TextDelta("c")]
+    assert elapsed >= GAP * 3 + 0.1 - 0.005  # cut one idle after "c", not after "a"
+    assert elapsed < SLOW
+    assert inner.finished == ["CancelledError"]
+
+
+async def test_outside_cancellation_in_the_same_moment_as_the_deadline_stays_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    loop = asyncio.get_running_loop()
+    call_at = loop.call_at
+    tasks: list[asyncio.Task[CompletionResponse]] = []
+
+    def deadline_then_outside_cancel(when, callback, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if when - loop.time() > 1.0:  # the inner call's own sleep, not the deadline
+            return call_at(when, callback, *args, **kwargs)
+
+        def both() -> None:
+            callback(*args)
+            tasks[0].cancel()  # an outside cancellation before the task runs again
+
+        return call_at(when, both, **kwargs)
+
+    monkeypatch.setattr(loop, "call_at", deadline_then_outside_cancel)
+    inner = tracked(MockStream(chunks=["late"], first_delay=SLOW))
+    tasks.append(asyncio.create_task(Timeout(inner, total=TICK).complete(REQUEST)))
+    with pytest.raises(asyncio.CancelledError):
+        await tasks[0]
+    assert inner.finished == ["CancelledError"]
+
+
 async def test_stream_inner_errors_pass_through() -> None:
     inner = tracked(MockStream(chunks=["a"], error=ServerError("boom")))
     with pytest.raises(ServerError, match="boom"):
