@@ -230,21 +230,26 @@ class _DropExporter:
         return True
 
 
-def recommended_stack(provider: Any, *, batch: bool = False) -> Any:
+def recommended_stack(provider: Any, *, batch: bool = False, sdk: bool = True) -> Any:
     """Builds the recommended five-layer stack, Tracing on an SDK TracerProvider.
 
     The span processor is the SDK's SimpleSpanProcessor, or with `batch` its
     BatchSpanProcessor, as services run it (spans queued, exported from a worker thread).
+    Without `sdk`, Tracing runs on the OpenTelemetry API alone (no-op spans), which shows
+    what the SDK's span work costs.
     """
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+    from opentelemetry.trace import NoOpTracerProvider
 
     from ashford_llm import ClientBuilder
     from ashford_llm.middleware import JsonValidation, RateLimit, Retry, Timeout, Tracing
 
-    tracer_provider = TracerProvider()
-    processor = BatchSpanProcessor if batch else SimpleSpanProcessor
-    tracer_provider.add_span_processor(processor(_DropExporter()))  # type: ignore[arg-type]
+    tracer_provider: Any = NoOpTracerProvider()
+    if sdk:
+        tracer_provider = TracerProvider()
+        processor = BatchSpanProcessor if batch else SimpleSpanProcessor
+        tracer_provider.add_span_processor(processor(_DropExporter()))  # type: ignore[arg-type]
     return (
         ClientBuilder()
         .use(Tracing, tracer_provider=tracer_provider)
@@ -374,6 +379,11 @@ def ashford(base_url: str | None) -> BenchClient:
 def ashford_stack(base_url: str | None) -> BenchClient:
     """OpenAIProvider under the recommended five-layer stack."""
     return Ashford(recommended_stack(_openai_provider(base_url)))
+
+
+def ashford_stack_api_only(base_url: str | None) -> BenchClient:
+    """The recommended stack with Tracing on the OpenTelemetry API alone (no SDK)."""
+    return Ashford(recommended_stack(_openai_provider(base_url), sdk=False))
 
 
 def ashford_full_stack_miss(base_url: str | None) -> BenchClient:
@@ -694,6 +704,7 @@ CLIENTS: dict[str, tuple[Callable[[str | None], BenchClient], str, bool]] = {
         False,
     ),
     "ashford stack": (ashford_stack, "", False),
+    "ashford stack, OTel API only": (ashford_stack_api_only, "", False),
     "ashford full stack, cache miss": (ashford_full_stack_miss, "", False),
     "ashford full stack, cache hit": (ashford_full_stack_hit, "", False),
     "ashford stack, batch spans": (ashford_stack_batch, "", False),

@@ -105,6 +105,8 @@ class JsonValidation(Middleware):
         if not self._applies(request):
             return await self.inner.complete(request)
         request = self._prepare(request)
+        if not self.repair_attempts:
+            return self._parsed(request, await self.inner.complete(request))
         responses = [await self.inner.complete(request)]
         for _ in range(self.repair_attempts):
             _, problem = self._decode(request, responses[-1].content)
