@@ -603,6 +603,7 @@ RENDERERS: dict[str, Callable[[Results], str]] = {
     "goal-throughput-stretch": goal_value("throughput c=64 / openai SDK (stretch)"),
     "goal-cpu-stretch": goal_value("CPU loopback / raw httpx (stretch)"),
     "goal-stream": goal_value("stream CPU per chunk / floor"),
+    "goal-stack-stream": goal_value("stack stream CPU per chunk / floor"),
     "instructions": instructions,
     "instr-bare": instruction_ratio("ashford bare"),
     "instr-anthropic": instruction_ratio("ashford anthropic"),
@@ -616,6 +617,7 @@ RENDERERS: dict[str, Callable[[Results], str]] = {
         "ashford full stack, cache hit", file="instructions_layers.json"
     ),
     "instr-stack-batch": instruction_ratio("ashford stack, batch spans"),
+    "instr-stack-api": instruction_ratio("ashford stack, OTel API only"),
     "instr-stream-stack": instruction_ratio("ashford stack", stream=True),
     "instr-stream-bare": instruction_ratio("ashford bare", stream=True),
     "instr-stream-anthropic": instruction_ratio("ashford anthropic", stream=True),

@@ -118,6 +118,14 @@ def goals(samples: dict[str, dict[str, list[float]]], meta: dict[str, Any]) -> l
             True,
         ),
         ("stream CPU per chunk / floor", "stream_us_per_chunk", "ashford bare", floor, 1.2, True),
+        (
+            "stack stream CPU per chunk / floor",
+            "stream_us_per_chunk",
+            "ashford stack",
+            floor,
+            2.0,
+            True,
+        ),
     ]
     results = []
     for label, figure, client, base, bound, lower in checks:
