@@ -301,7 +301,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Settings, Path, bool]:
     if args.quick:
         settings = Settings(1, 200, 200, 2, 1, 2_000, names, client_cpu, server_cpu)
     else:
-        settings = Settings(3, 1_000, 1_000, 20, 5, 100_000, names, client_cpu, server_cpu)
+        settings = Settings(3, 1_000, 1_000, 5, 5, 100_000, names, client_cpu, server_cpu)
     return settings, args.out, not args.no_chart
 
 
