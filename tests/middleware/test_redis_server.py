@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from ashford_llm.cli import _redis_server
 from tests.middleware import redis_server
 from tests.middleware.redis_server import find_redis_server, redis_server_or_skip
 
@@ -68,4 +69,4 @@ def test_the_dev_environment_brings_a_redis_server_that_answers() -> None:
         assert find_redis_server() == str(Path(sys.executable).with_name("redis-server"))
     with redis_server_or_skip() as server:
         assert server.url.startswith("redis://127.0.0.1:")
-        assert redis_server._answers_ping(server.port)
+        assert _redis_server._answers_ping(server.port)
