@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["MISSING", "RedisServer", "find_redis_server", "redis_server"]
+__all__ = ["MISSING", "RedisServer", "find_redis_server", "free_port", "redis_server"]
 
 _START_TIMEOUT_S = 10.0
 MISSING = (
@@ -40,7 +40,7 @@ class RedisServer:
     def __init__(self, binary: str, directory: str) -> None:
         self.binary = binary
         self.directory = directory
-        self.port = _free_port()
+        self.port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -100,7 +100,7 @@ def redis_server() -> Iterator[str]:
             server.stop()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     """Returns a port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

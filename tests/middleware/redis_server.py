@@ -14,9 +14,9 @@ from contextlib import contextmanager
 
 import pytest
 
-from ashford_llm.cli._redis_server import MISSING, RedisServer, find_redis_server
+from ashford_llm.cli._redis_server import MISSING, RedisServer, find_redis_server, free_port
 
-__all__ = ["RedisServer", "find_redis_server", "redis_server_or_skip"]
+__all__ = ["RedisServer", "closed_port", "find_redis_server", "redis_server_or_skip"]
 
 
 @contextmanager
@@ -34,3 +34,8 @@ def redis_server_or_skip() -> Iterator[RedisServer]:
             yield server
         finally:
             server.stop()
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: a Redis that is down."""
+    return free_port()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from ashford_llm.middleware import Budget, Cache, RedisBudget, RedisCache
 from ashford_llm.middleware.cost.redis_budget import KEY_PREFIX as BUDGET_PREFIX
 from ashford_llm.testing import MockProvider
 from tests.middleware._redis_cost_worker import INFO, REQUEST, estimate_nanos, exact
-from tests.middleware.redis_server import RedisServer, redis_server_or_skip
+from tests.middleware.redis_server import RedisServer, closed_port, redis_server_or_skip
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,10 +40,7 @@ def name() -> str:
 
 def closed_url() -> str:
     """A Redis URL on a loopback port nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return f"redis://127.0.0.1:{port}/0"
+    return f"redis://127.0.0.1:{closed_port()}/0"
 
 
 # RedisCache

@@ -8,7 +8,6 @@ a second.
 import asyncio
 import json
 import logging
-import socket
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ from ashford_llm.middleware import CircuitBreaker, CircuitState, RedisCircuitBac
 from ashford_llm.middleware.circuit_breaker import CircuitPolicy
 from ashford_llm.middleware.circuit_breaker.redis_backend import KEY_PREFIX
 from ashford_llm.testing import MockProvider
-from tests.middleware.redis_server import RedisServer, redis_server_or_skip
+from tests.middleware.redis_server import RedisServer, closed_port, redis_server_or_skip
 
 REQUEST = CompletionRequest([ChatMessage.user("hello")])
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,13 +44,6 @@ def redis_server() -> Iterator[RedisServer]:
 def model() -> str:
     """A model name no other test uses, so each test has its own circuit."""
     return f"model-{uuid.uuid4().hex}"
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def layer(inner: MockProvider, backend: RedisCircuitBackend, **options: object) -> CircuitBreaker:

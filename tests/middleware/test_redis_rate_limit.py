@@ -7,7 +7,6 @@ fractions of a second, except in the multi-process runs (marked slow).
 import asyncio
 import importlib.util
 import logging
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from ashford_llm import (
 from ashford_llm.middleware import RateLimit, RateLimiter, RedisRateLimiter
 from ashford_llm.middleware.rate_limit.redis_limiter import KEY_PREFIX
 from ashford_llm.testing import MockProvider
-from tests.middleware.redis_server import RedisServer, redis_server_or_skip
+from tests.middleware.redis_server import RedisServer, closed_port, redis_server_or_skip
 
 BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "redis_rate.py"
 
@@ -42,14 +41,6 @@ def redis_server() -> Iterator[RedisServer]:
 @pytest.fixture
 def key() -> str:
     return f"test:{uuid.uuid4().hex}"
-
-
-def closed_port() -> int:
-    """A loopback port nothing listens on."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
