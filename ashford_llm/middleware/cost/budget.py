@@ -34,14 +34,12 @@ from ashford_llm.errors import BudgetExceededError, LLMError
 from ashford_llm.middleware._base import Middleware, check_seconds, format_option
 from ashford_llm.middleware.cost.pricer import Pricer
 from ashford_llm.middleware.cost.prices import NANO, to_nanos
-from ashford_llm.middleware.rate_limit import estimate_input_tokens
+from ashford_llm.middleware.rate_limit.layer import default_output_tokens, estimate_input_tokens
 from ashford_llm.middleware.rate_limit.media import vendor_of
 from ashford_llm.protocol import LLMProvider
 from ashford_llm.types import CompletionRequest, CompletionResponse, StreamEnd, StreamEvent
 
 __all__ = ["Budget", "BudgetBackend", "BudgetHold", "MemoryBudget"]
-
-_FALLBACK_MAX_TOKENS = 4096
 
 
 class BudgetHold(msgspec.Struct, frozen=True, kw_only=True):
@@ -166,16 +164,7 @@ class Budget(Middleware):
         if not isinstance(batch, bool):
             raise TypeError("batch must be a bool")
         info = inner.info
-        if default_max_tokens is None:
-            default_max_tokens = info.max_output_tokens or _FALLBACK_MAX_TOKENS
-        if (
-            isinstance(default_max_tokens, bool)
-            or not isinstance(default_max_tokens, int)
-            or default_max_tokens < 1
-        ):
-            raise ValueError(
-                f"default_max_tokens must be a positive int, got {default_max_tokens!r}"
-            )
+        default_max_tokens = default_output_tokens(default_max_tokens, info)
         if pricer is not None and not isinstance(pricer, Pricer):
             raise TypeError(f"pricer must be a Pricer, got {type(pricer).__name__}")
         self.pricer = pricer if pricer is not None else Pricer()

@@ -28,7 +28,7 @@ from ashford_llm.middleware._base import Middleware, format_option
 from ashford_llm.middleware._semconv import RATE_LIMIT_WAIT_EVENT, RATE_LIMIT_WAIT_S
 from ashford_llm.middleware.rate_limit.limiter import LimiterBackend, RateLimiter, RatePermit
 from ashford_llm.middleware.rate_limit.media import Vendor, document_tokens, image_tokens, vendor_of
-from ashford_llm.protocol import LLMProvider
+from ashford_llm.protocol import LLMProvider, ProviderInfo
 from ashford_llm.types import (
     CompletionRequest,
     CompletionResponse,
@@ -42,7 +42,7 @@ from ashford_llm.types import (
     ToolResult,
 )
 
-__all__ = ["RateLimit", "estimate_input_tokens"]
+__all__ = ["RateLimit", "default_output_tokens", "estimate_input_tokens"]
 
 _VISIBLE_WAIT_S = 0.001
 _FALLBACK_MAX_TOKENS = 4096
@@ -76,16 +76,7 @@ class RateLimit(Middleware):
         backend: LimiterBackend | None = None,
     ) -> None:
         super().__init__(inner)
-        if default_max_tokens is None:
-            default_max_tokens = inner.info.max_output_tokens or _FALLBACK_MAX_TOKENS
-        if (
-            isinstance(default_max_tokens, bool)
-            or not isinstance(default_max_tokens, int)
-            or default_max_tokens < 1
-        ):
-            raise ValueError(
-                f"default_max_tokens must be a positive int, got {default_max_tokens!r}"
-            )
+        default_max_tokens = default_output_tokens(default_max_tokens, inner.info)
         if backend is not None:
             if not (requests_per_minute is None and tokens_per_minute is None) or (
                 max_concurrency is not None
@@ -162,6 +153,23 @@ class RateLimit(Middleware):
             if value is not None
         )
         return f"RateLimit({options})"
+
+
+def default_output_tokens(default_max_tokens: int | None, info: ProviderInfo) -> int:
+    """Returns the output allowance charged for a request that sets no `max_tokens`.
+
+    `default_max_tokens` when given (a positive int, else ValueError), else the terminal's
+    default output budget (`info.max_output_tokens`, what it will send), else 4096.
+    """
+    if default_max_tokens is None:
+        default_max_tokens = info.max_output_tokens or _FALLBACK_MAX_TOKENS
+    if (
+        isinstance(default_max_tokens, bool)
+        or not isinstance(default_max_tokens, int)
+        or default_max_tokens < 1
+    ):
+        raise ValueError(f"default_max_tokens must be a positive int, got {default_max_tokens!r}")
+    return default_max_tokens
 
 
 def estimate_input_tokens(request: CompletionRequest, *, vendor: Vendor | None = None) -> int:
