@@ -8,14 +8,17 @@ imported only inside these functions, so `import ashford_llm` never loads it.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ashford_llm.errors import redact
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["connect", "describe", "redis_errors", "retrieve"]
+T = TypeVar("T")
+
+__all__ = ["InFlight", "connect", "describe", "redis_errors", "retrieve"]
 
 
 def connect(
@@ -61,3 +64,28 @@ def describe(exc: BaseException) -> str:
     """Names a Redis failure for a log line or an error message, without any secret."""
     text = str(exc)
     return redact(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+
+
+class InFlight:
+    """Redis commands running in their own tasks, which closing waits for.
+
+    redis-py can lose a cancellation that lands inside a command, so each command runs in
+    a task of its own (the caller awaits it shielded); a cancelled caller leaves it to
+    finish, and its exception is marked seen (the caller reports it, or has gone).
+    """
+
+    def __init__(self) -> None:
+        self._calls: set[asyncio.Future[Any]] = set()
+
+    def start(self, command: Awaitable[T]) -> asyncio.Future[T]:
+        """Runs `command` in its own task and keeps it until it ends."""
+        call = asyncio.ensure_future(command)
+        self._calls.add(call)
+        call.add_done_callback(self._calls.discard)
+        call.add_done_callback(retrieve)
+        return call
+
+    async def wait(self) -> None:
+        """Waits for every command still running."""
+        if self._calls:
+            await asyncio.wait(self._calls)

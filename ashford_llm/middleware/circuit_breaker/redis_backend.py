@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from ashford_llm.errors import NetworkError
-from ashford_llm.middleware._redis import connect, describe, redis_errors, retrieve
+from ashford_llm.middleware._redis import InFlight, connect, describe, redis_errors
 from ashford_llm.middleware.circuit_breaker.backend import (
     Admission,
     CircuitPolicy,
@@ -177,7 +177,7 @@ class RedisCircuitBackend(AsyncCloseable):
         self._down = False
         self._next_check = 0.0
         self._clock: Callable[[], float] = time.monotonic
-        self._calls: set[asyncio.Future[Any]] = set()
+        self._calls = InFlight()
 
     async def admit(self, key: str, policy: CircuitPolicy, *, now: float) -> Admission:
         """Decides in Redis (or, failing open, in process) whether a call may go now."""
@@ -246,10 +246,7 @@ class RedisCircuitBackend(AsyncCloseable):
         redis-py can lose a cancellation that lands inside a command, so the command runs in
         its own task; a cancelled caller leaves it to finish.
         """
-        call = asyncio.ensure_future(script(keys=keys, args=args))
-        self._calls.add(call)
-        call.add_done_callback(self._calls.discard)
-        call.add_done_callback(retrieve)
+        call = self._calls.start(script(keys=keys, args=args))
         async with asyncio.timeout(self.timeout):
             result = await asyncio.shield(call)
         if self._down:
@@ -288,8 +285,7 @@ class RedisCircuitBackend(AsyncCloseable):
 
     async def aclose(self) -> None:
         """Closes the Redis connections this backend opened (not a client it was given)."""
-        if self._calls:
-            await asyncio.wait(self._calls)
+        await self._calls.wait()
         if self._owns_client:
             await self._client.aclose()
 

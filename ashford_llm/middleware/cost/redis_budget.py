@@ -18,7 +18,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ashford_llm.errors import NetworkError
-from ashford_llm.middleware._redis import connect, describe, redis_errors, retrieve
+from ashford_llm.middleware._redis import InFlight, connect, describe, redis_errors
 from ashford_llm.middleware.cost.budget import BudgetHold
 from ashford_llm.middleware.rate_limit.limiter import check_positive
 from ashford_llm.protocol import AsyncCloseable
@@ -83,7 +83,7 @@ class RedisBudget(AsyncCloseable):
         self._reserve_script = self._client.register_script(_RESERVE_LUA)
         self._settle_script = self._client.register_script(_SETTLE_LUA)
         self._errors = redis_errors()
-        self._calls: set[asyncio.Future[Any]] = set()
+        self._calls = InFlight()
 
     async def reserve(self, key: str, amount: int, *, limit: int, window: float) -> BudgetHold:
         """Charges `amount` in Redis if the key's spend stays within `limit`.
@@ -138,16 +138,11 @@ class RedisBudget(AsyncCloseable):
 
     def _run(self, script: Any, name: str, args: list[Any]) -> asyncio.Future[Any]:
         """Runs a script in its own task, so a cancelled caller cannot cut it in half."""
-        call: asyncio.Future[Any] = asyncio.ensure_future(script(keys=[name], args=args))
-        self._calls.add(call)
-        call.add_done_callback(self._calls.discard)
-        call.add_done_callback(retrieve)
-        return call
+        return self._calls.start(script(keys=[name], args=args))
 
     async def aclose(self) -> None:
         """Waits for scripts in flight; closes the connections it opened (not a given client)."""
-        if self._calls:
-            await asyncio.wait(self._calls)
+        await self._calls.wait()
         if self._owns_client:
             await self._client.aclose()
 

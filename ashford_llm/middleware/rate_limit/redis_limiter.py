@@ -20,12 +20,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
 from ashford_llm.errors import NetworkError
-from ashford_llm.middleware._redis import connect, describe, redis_errors, retrieve
+from ashford_llm.middleware._redis import InFlight, connect, describe, redis_errors
 from ashford_llm.middleware.rate_limit.limiter import (
     RateLimiter,
     RatePermit,
@@ -153,7 +153,7 @@ class RedisRateLimiter(AsyncCloseable):
         self._down = False
         self._next_check = 0.0
         self._clock: Callable[[], float] = time.monotonic
-        self._calls: set[asyncio.Future[Any]] = set()
+        self._calls = InFlight()
 
     async def acquire(self, *, input_tokens: int, output_tokens: int) -> RatePermit:
         """Waits for a slot, then (in arrival order) reserves a request and the tokens.
@@ -250,12 +250,9 @@ class RedisRateLimiter(AsyncCloseable):
         ConnectionError). A cancelled caller lets the command finish and, if it reserved,
         refunds the reservation before re-raising.
         """
-        call = asyncio.ensure_future(
+        call = self._calls.start(
             self._script(keys=[KEY_PREFIX + self.key], args=[*self._limits, requests, tokens])
         )
-        self._calls.add(call)
-        call.add_done_callback(self._calls.discard)
-        call.add_done_callback(retrieve)
         try:
             async with asyncio.timeout(self.timeout):
                 wait_us = await asyncio.shield(call)
@@ -298,8 +295,7 @@ class RedisRateLimiter(AsyncCloseable):
 
     async def aclose(self) -> None:
         """Closes the Redis connections this limiter opened (not a client it was given)."""
-        if self._calls:
-            await asyncio.wait(self._calls)
+        await self._calls.wait()
         if self._owns_client:
             await self._client.aclose()
 
