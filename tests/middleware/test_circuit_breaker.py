@@ -38,23 +38,9 @@ from ashford_llm.middleware import (
 from ashford_llm.middleware import _semconv as sc
 from ashford_llm.middleware.circuit_breaker import DEFAULT_MINIMUM_CALLS
 from ashford_llm.testing import MockProvider, MockStream
+from tests.middleware.virtual_time import VirtualClock
 
 REQUEST = CompletionRequest([ChatMessage.user("hello")])
-
-
-class Clock:
-    """Virtual time: tests move `now` by hand; `sleep` moves it and records the wait."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def mock(script: object, name: str = "a", model: str = "m") -> MockProvider:
@@ -62,7 +48,7 @@ def mock(script: object, name: str = "a", model: str = "m") -> MockProvider:
     return MockProvider(script, name=name, model=model, info=info)  # type: ignore[arg-type]
 
 
-def breaker(inner: MockProvider, clock: Clock, **options: object) -> CircuitBreaker:
+def breaker(inner: MockProvider, clock: VirtualClock, **options: object) -> CircuitBreaker:
     settings: dict[str, object] = {
         "failure_threshold": 3,
         "window": 10.0,
@@ -97,7 +83,7 @@ def telemetry() -> Iterator[
 
 
 async def test_the_circuit_opens_at_the_threshold_and_refuses_at_once() -> None:
-    clock = Clock()
+    clock = VirtualClock(100.0)
     inner = mock(lambda request: ServerError("down", status=503))
     layer = breaker(inner, clock)
     await fail_times(layer, 3)
@@ -113,7 +99,7 @@ async def test_the_circuit_opens_at_the_threshold_and_refuses_at_once() -> None:
 
 
 async def test_failures_outside_the_window_do_not_count() -> None:
-    clock = Clock()
+    clock = VirtualClock(100.0)
     layer = breaker(mock(lambda request: NetworkError("reset")), clock)
     await fail_times(layer, 2, NetworkError)
     clock.now += 10.5
@@ -128,7 +114,7 @@ async def test_failures_outside_the_window_do_not_count() -> None:
     [RateLimitError, ServerError, LLMTimeoutError, NetworkError, ResponseDecodeError],
 )
 async def test_each_sign_of_an_unwell_vendor_counts(error: type[Exception]) -> None:
-    layer = breaker(mock(lambda request: error("x")), Clock())
+    layer = breaker(mock(lambda request: error("x")), VirtualClock(100.0))
     await fail_times(layer, 3, error)
     assert await layer.state() is CircuitState.open
 
@@ -143,13 +129,13 @@ async def test_each_sign_of_an_unwell_vendor_counts(error: type[Exception]) -> N
     ],
 )
 async def test_fatal_credential_and_json_errors_do_not_count(error: type[Exception]) -> None:
-    layer = breaker(mock(lambda request: error("x")), Clock())
+    layer = breaker(mock(lambda request: error("x")), VirtualClock(100.0))
     await fail_times(layer, 5, error)
     assert await layer.state() is CircuitState.closed
 
 
 async def test_after_the_cooldown_one_probe_goes_and_its_success_closes() -> None:
-    clock = Clock()
+    clock = VirtualClock(100.0)
     release = asyncio.Event()
     outcomes = iter([ServerError("1"), ServerError("2"), ServerError("3")])
 
@@ -176,7 +162,7 @@ async def test_after_the_cooldown_one_probe_goes_and_its_success_closes() -> Non
 
 
 async def test_a_failed_probe_opens_the_circuit_for_another_cooldown() -> None:
-    clock = Clock()
+    clock = VirtualClock(100.0)
     layer = breaker(mock(lambda request: ServerError("down")), clock)
     await fail_times(layer, 3)
     clock.now += 5.0
@@ -188,7 +174,7 @@ async def test_a_failed_probe_opens_the_circuit_for_another_cooldown() -> None:
 
 
 async def test_half_open_max_lets_that_many_probes_through() -> None:
-    clock = Clock()
+    clock = VirtualClock(100.0)
     gate = asyncio.Event()
     calls = 0
 
@@ -227,7 +213,7 @@ def answers_by_pattern(pattern: str) -> object:
     return answer
 
 
-async def call_many(layer: CircuitBreaker, clock: Clock, n: int, *, every: float) -> None:
+async def call_many(layer: CircuitBreaker, clock: VirtualClock, n: int, *, every: float) -> None:
     """Makes `n` calls, `every` seconds apart, whether the vendor or the circuit fails them."""
     for _ in range(n):
         with contextlib.suppress(ServerError, CircuitOpenError):
@@ -237,14 +223,14 @@ async def call_many(layer: CircuitBreaker, clock: Clock, n: int, *, every: float
 
 async def test_a_30_percent_failure_rate_at_high_volume_opens_a_count_but_not_a_ratio() -> None:
     pattern = "xxx......."  # three failures in a row in every ten calls
-    counted_clock = Clock()
+    counted_clock = VirtualClock(100.0)
     counted_inner = mock(answers_by_pattern(pattern))
     counted = breaker(counted_inner, counted_clock)
     await call_many(counted, counted_clock, 2000, every=0.01)
     assert await counted.state() is CircuitState.open  # 3 failures within 10 s, at any rate
     assert len(counted_inner.requests) < 2000
 
-    clock = Clock()
+    clock = VirtualClock(100.0)
     inner = mock(answers_by_pattern(pattern))
     layer = breaker(inner, clock, failure_ratio=0.5, minimum_calls=10)
     await call_many(layer, clock, 2000, every=0.01)  # 100 calls a second for 20 s
@@ -253,7 +239,7 @@ async def test_a_30_percent_failure_rate_at_high_volume_opens_a_count_but_not_a_
 
 
 async def test_an_outage_opens_the_ratio_circuit_at_minimum_calls() -> None:
-    clock = Clock()
+    clock = VirtualClock(100.0)
     inner = mock(lambda request: ServerError("down"))
     layer = breaker(inner, clock, failure_threshold=1, failure_ratio=0.5, minimum_calls=8)
     await fail_times(layer, 7)
@@ -266,7 +252,7 @@ async def test_an_outage_opens_the_ratio_circuit_at_minimum_calls() -> None:
 
 
 async def test_below_minimum_calls_the_ratio_circuit_never_opens() -> None:
-    clock = Clock()
+    clock = VirtualClock(100.0)
     layer = breaker(
         mock(lambda request: ServerError("down")),
         clock,
@@ -283,7 +269,7 @@ async def test_below_minimum_calls_the_ratio_circuit_never_opens() -> None:
 
 
 async def test_the_ratio_counts_successes_and_answers_that_are_not_outages() -> None:
-    clock = Clock()
+    clock = VirtualClock(100.0)
     answers = ["ok", "ok", InvalidRequestError("bad"), *[ServerError("down")] * 3]
     layer = breaker(mock(answers), clock, failure_threshold=1, failure_ratio=0.5, minimum_calls=4)
     await layer.complete(REQUEST)
@@ -296,7 +282,7 @@ async def test_the_ratio_counts_successes_and_answers_that_are_not_outages() -> 
 
 
 async def test_the_ratio_window_slides_old_outcomes_out() -> None:
-    clock = Clock()
+    clock = VirtualClock(100.0)
     answers = [*["ok"] * 10, *[ServerError("down")] * 10]
     layer = breaker(mock(answers), clock, failure_threshold=1, failure_ratio=0.5, minimum_calls=4)
     for _ in range(10):
@@ -310,7 +296,7 @@ async def test_the_ratio_window_slides_old_outcomes_out() -> None:
 
 
 async def test_the_ratio_rule_still_needs_failure_threshold_failures() -> None:
-    clock = Clock()
+    clock = VirtualClock(100.0)
     layer = breaker(
         mock(lambda request: ServerError("down")),
         clock,
@@ -325,7 +311,7 @@ async def test_the_ratio_rule_still_needs_failure_threshold_failures() -> None:
 
 
 async def test_a_ratio_circuit_half_opens_and_starts_counting_afresh_when_closed() -> None:
-    clock = Clock()
+    clock = VirtualClock(100.0)
     answers = [*[ServerError("down")] * 4, ServerError("probe"), "back", *[ServerError("x")] * 4]
     layer = breaker(mock(answers), clock, failure_threshold=1, failure_ratio=0.8, minimum_calls=4)
     await fail_times(layer, 4)
@@ -346,7 +332,7 @@ async def test_a_ratio_circuit_half_opens_and_starts_counting_afresh_when_closed
 
 
 async def test_a_stream_broken_after_text_counts_and_a_finished_one_succeeds() -> None:
-    clock = Clock()
+    clock = VirtualClock(100.0)
     broken = MockStream(chunks=["half"], error=ResponseDecodeError("cut"))
     layer = breaker(mock([broken, broken, "fine", broken]), clock, failure_threshold=3)
     for _ in range(2):
@@ -361,7 +347,7 @@ async def test_a_stream_broken_after_text_counts_and_a_finished_one_succeeds() -
 
 
 async def test_a_probe_stream_closed_early_gives_its_slot_back() -> None:
-    clock = Clock()
+    clock = VirtualClock(100.0)
     answers = [ServerError("1"), ServerError("2"), ServerError("3"), "a b c", "again"]
     layer = breaker(mock(answers), clock)
     await fail_times(layer, 3)
@@ -375,7 +361,7 @@ async def test_a_probe_stream_closed_early_gives_its_slot_back() -> None:
 
 
 async def test_a_cancelled_probe_gives_its_slot_back() -> None:
-    clock = Clock()
+    clock = VirtualClock(100.0)
     started = asyncio.Event()
 
     async def answer(request: CompletionRequest) -> object:
@@ -405,7 +391,7 @@ async def test_transitions_are_span_events_and_counted_by_state(
     telemetry: tuple[TracerProvider, InMemorySpanExporter, MeterProvider, InMemoryMetricReader],
 ) -> None:
     tracer_provider, exporter, meter_provider, reader = telemetry
-    clock = Clock()
+    clock = VirtualClock(100.0)
     answers = [ServerError("1"), ServerError("2"), ServerError("3"), ServerError("4"), "ok"]
     layer = breaker(mock(answers, model="gpt"), clock, meter_provider=meter_provider)
     tracer = tracer_provider.get_tracer("test")
@@ -442,7 +428,7 @@ async def test_transitions_are_span_events_and_counted_by_state(
 
 
 async def test_a_shared_backend_shares_one_circuit_per_provider_and_model() -> None:
-    clock = Clock()
+    clock = VirtualClock(100.0)
     shared = MemoryCircuitBackend()
     failing = lambda request: ServerError("down")  # noqa: E731
     first = breaker(mock(failing, model="m1"), clock, backend=shared)
@@ -459,7 +445,7 @@ async def test_a_shared_backend_shares_one_circuit_per_provider_and_model() -> N
 
 
 async def test_retry_does_not_wait_for_an_open_circuit() -> None:
-    clock = Clock()
+    clock = VirtualClock(100.0)
     inner = mock(lambda request: ServerError("down"))
     stack = (
         ClientBuilder()
@@ -475,7 +461,7 @@ async def test_retry_does_not_wait_for_an_open_circuit() -> None:
 
 
 async def test_with_the_circuit_open_fallback_moves_on_at_once() -> None:
-    clock = Clock()
+    clock = VirtualClock(100.0)
     down = mock(lambda request: ServerError("down"), name="a")
     backup = mock(lambda request: "from b", name="b")
     stack = (

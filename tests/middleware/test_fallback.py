@@ -30,6 +30,7 @@ from ashford_llm import (
 from ashford_llm.middleware import Fallback, FallbackEvent, Retry, Timeout, iter_layers
 from ashford_llm.middleware import _semconv as sc
 from ashford_llm.testing import MockProvider, MockStream
+from tests.middleware.virtual_time import VirtualClock
 
 REQUEST = CompletionRequest([ChatMessage.user("hello")])
 
@@ -43,21 +44,6 @@ def mock(
 
 async def collect(stream: AsyncIterator[StreamEvent]) -> list[StreamEvent]:
     return [event async for event in stream]
-
-
-class FakeClock:
-    """Virtual time for Retry: `sleep` moves the clock on at once and records the wait."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture
@@ -133,7 +119,7 @@ async def test_a_non_llm_error_propagates_unchanged() -> None:
 
 
 async def test_fallback_outside_retry_moves_on_only_after_the_retries() -> None:
-    clock = FakeClock()
+    clock = VirtualClock()
     first = mock([ServerError("1"), ServerError("2"), ServerError("3")], "a")
     retry = {"max_retries": 2, "jitter": lambda: 1.0, "clock": clock, "sleep": clock.sleep}
     stack = ClientBuilder().fallback(mock(["hi"], "b")).use(Retry, **retry).build(first)  # type: ignore[arg-type]

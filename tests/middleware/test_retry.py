@@ -27,27 +27,13 @@ from ashford_llm.middleware._semconv import ERROR_TYPE, RETRY_ATTEMPT, RETRY_DEL
 from ashford_llm.protocol import LLMProvider
 from ashford_llm.testing import MockProvider, MockStream, ScriptExhaustedError
 from ashford_llm.testing.mock import ScriptItem
+from tests.middleware.virtual_time import VirtualClock
 
 REQUEST = CompletionRequest([ChatMessage.user("hello")])
 
 
-class FakeClock:
-    """Virtual time: `sleep` records the wait and moves the clock on, at once."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 def retry(
-    script: list[ScriptItem], clock: FakeClock, **options: object
+    script: list[ScriptItem], clock: VirtualClock, **options: object
 ) -> tuple[Retry, MockProvider]:
     """Builds a Retry over a MockProvider in virtual time, jitter pinned to its maximum."""
     mock = MockProvider(script)
@@ -80,7 +66,7 @@ def server_error() -> ServerError:
 
 
 async def test_retry_returns_the_answer_after_retryable_failures() -> None:
-    clock = FakeClock()
+    clock = VirtualClock(1000.0)
     layer, mock = retry([server_error(), NetworkError("reset"), "fine"], clock)
     response = await layer.complete(REQUEST)
     assert response.content == "fine"
@@ -89,14 +75,14 @@ async def test_retry_returns_the_answer_after_retryable_failures() -> None:
 
 
 async def test_first_try_success_reports_one_attempt_and_never_sleeps() -> None:
-    clock = FakeClock()
+    clock = VirtualClock(1000.0)
     layer, _ = retry(["fine"], clock)
     assert (await layer.complete(REQUEST)).attempts == 1
     assert clock.sleeps == []
 
 
 async def test_backoff_doubles_up_to_max_delay() -> None:
-    clock = FakeClock()
+    clock = VirtualClock(1000.0)
     script: list[ScriptItem] = [server_error() for _ in range(6)]
     layer, _ = retry(script, clock, max_retries=5, base_delay=1.0, max_delay=5.0)
     with pytest.raises(ServerError):
@@ -105,7 +91,7 @@ async def test_backoff_doubles_up_to_max_delay() -> None:
 
 
 async def test_backoff_is_scaled_by_full_jitter() -> None:
-    clock = FakeClock()
+    clock = VirtualClock(1000.0)
     factors = iter([0.5, 0.25, 0.0])
     layer, _ = retry(
         [server_error(), server_error(), server_error(), "ok"],
@@ -118,7 +104,7 @@ async def test_backoff_is_scaled_by_full_jitter() -> None:
 
 
 async def test_final_error_is_the_original_with_attempts_set() -> None:
-    clock = FakeClock()
+    clock = VirtualClock(1000.0)
     last = RateLimitError("slow down", provider="mock", request_id="req-9")
     layer, _ = retry([server_error(), server_error(), last], clock, max_retries=2)
     with pytest.raises(RateLimitError) as caught:
@@ -129,7 +115,7 @@ async def test_final_error_is_the_original_with_attempts_set() -> None:
 
 
 async def test_fatal_error_is_not_retried() -> None:
-    clock = FakeClock()
+    clock = VirtualClock(1000.0)
     layer, mock = retry([InvalidRequestError("bad model"), "never"], clock)
     with pytest.raises(InvalidRequestError) as caught:
         await layer.complete(REQUEST)
@@ -140,7 +126,7 @@ async def test_fatal_error_is_not_retried() -> None:
 
 @pytest.mark.parametrize("stream", [False, True])
 async def test_an_authentication_error_is_not_retried_by_default(stream: bool) -> None:
-    clock = FakeClock()
+    clock = VirtualClock(1000.0)
     layer, mock = retry([AuthenticationError("bad key", status=401), "never"], clock)
     with pytest.raises(AuthenticationError) as caught:
         if stream:
@@ -156,7 +142,7 @@ async def test_an_authentication_error_is_not_retried_by_default(stream: bool) -
 
 @pytest.mark.parametrize("stream", [False, True])
 async def test_retry_authentication_retries_an_authentication_error(stream: bool) -> None:
-    clock = FakeClock()
+    clock = VirtualClock(1000.0)
     script: list[ScriptItem] = [AuthenticationError("bad key", status=401), "fine"]
     layer, mock = retry(script, clock, retry_authentication=True)
     if stream:
@@ -173,7 +159,7 @@ async def test_retry_authentication_retries_an_authentication_error(stream: bool
 
 
 async def test_vendor_should_retry_false_is_obeyed() -> None:
-    clock = FakeClock()
+    clock = VirtualClock(1000.0)
     layer, mock = retry([ServerError("no", should_retry=False), "never"], clock)
     with pytest.raises(ServerError):
         await layer.complete(REQUEST)
@@ -181,7 +167,7 @@ async def test_vendor_should_retry_false_is_obeyed() -> None:
 
 
 async def test_non_llm_errors_propagate_unchanged_and_unretried() -> None:
-    clock = FakeClock()
+    clock = VirtualClock(1000.0)
     bug = KeyError("bug")
     layer, mock = retry([bug, "never"], clock)
     with pytest.raises(KeyError) as caught:
@@ -191,7 +177,7 @@ async def test_non_llm_errors_propagate_unchanged_and_unretried() -> None:
 
 
 async def test_exhausted_script_is_not_retried() -> None:
-    clock = FakeClock()
+    clock = VirtualClock(1000.0)
     layer, _ = retry([], clock)
     with pytest.raises(ScriptExhaustedError):
         await layer.complete(REQUEST)
@@ -199,21 +185,21 @@ async def test_exhausted_script_is_not_retried() -> None:
 
 
 async def test_retry_honours_retry_after() -> None:
-    clock = FakeClock()
+    clock = VirtualClock(1000.0)
     layer, _ = retry([RateLimitError("slow", retry_after=7.0), "ok"], clock, base_delay=0.5)
     assert (await layer.complete(REQUEST)).attempts == 2
     assert clock.sleeps == [7.0]
 
 
 async def test_backoff_longer_than_retry_after_wins() -> None:
-    clock = FakeClock()
+    clock = VirtualClock(1000.0)
     layer, _ = retry([RateLimitError("slow", retry_after=0.1), "ok"], clock, base_delay=3.0)
     await layer.complete(REQUEST)
     assert clock.sleeps == [3.0]
 
 
 async def test_retry_after_beyond_max_delay_reraises_at_once() -> None:
-    clock = FakeClock()
+    clock = VirtualClock(1000.0)
     error = RateLimitError("slow", retry_after=300.0)
     layer, mock = retry([error, "never"], clock, max_delay=30.0, budget=None)
     with pytest.raises(RateLimitError) as caught:
@@ -224,7 +210,7 @@ async def test_retry_after_beyond_max_delay_reraises_at_once() -> None:
 
 
 async def test_retry_after_beyond_remaining_budget_reraises_at_once() -> None:
-    clock = FakeClock()
+    clock = VirtualClock(1000.0)
     layer, mock = retry(
         [server_error(), RateLimitError("slow", retry_after=9.0), "never"],
         clock,
@@ -240,7 +226,7 @@ async def test_retry_after_beyond_remaining_budget_reraises_at_once() -> None:
 
 
 async def test_budget_stops_retries_whose_wait_would_overrun_it() -> None:
-    clock = FakeClock()
+    clock = VirtualClock(1000.0)
     script: list[ScriptItem] = [server_error() for _ in range(5)]
     layer, _ = retry(script, clock, max_retries=4, base_delay=1.0, budget=5.0)
     with pytest.raises(ServerError) as caught:
@@ -250,7 +236,7 @@ async def test_budget_stops_retries_whose_wait_would_overrun_it() -> None:
 
 
 async def test_budget_counts_time_spent_in_attempts() -> None:
-    clock = FakeClock()
+    clock = VirtualClock(1000.0)
 
     async def slow_failure(request: CompletionRequest) -> ScriptItem:
         clock.now += 8.0
@@ -271,7 +257,7 @@ async def test_budget_counts_time_spent_in_attempts() -> None:
 
 
 async def test_no_budget_allows_every_retry() -> None:
-    clock = FakeClock()
+    clock = VirtualClock(1000.0)
     script: list[ScriptItem] = [server_error() for _ in range(3)]
     layer, _ = retry([*script, "ok"], clock, base_delay=100.0, max_delay=100.0, budget=None)
     assert (await layer.complete(REQUEST)).attempts == 4
@@ -279,7 +265,7 @@ async def test_no_budget_allows_every_retry() -> None:
 
 
 async def test_max_retries_zero_makes_one_attempt() -> None:
-    clock = FakeClock()
+    clock = VirtualClock(1000.0)
     layer, mock = retry([server_error(), "never"], clock, max_retries=0)
     with pytest.raises(ServerError) as caught:
         await layer.complete(REQUEST)
@@ -288,7 +274,7 @@ async def test_max_retries_zero_makes_one_attempt() -> None:
 
 
 async def test_on_retry_sees_each_retry() -> None:
-    clock = FakeClock()
+    clock = VirtualClock(1000.0)
     seen: list[RetryEvent] = []
     first, second = server_error(), NetworkError("reset")
     layer, _ = retry([first, second, "ok"], clock, base_delay=1.0, on_retry=seen.append)
@@ -300,7 +286,7 @@ async def test_on_retry_sees_each_retry() -> None:
 
 
 async def test_async_on_retry_is_awaited() -> None:
-    clock = FakeClock()
+    clock = VirtualClock(1000.0)
     seen: list[int] = []
 
     async def hook(event: RetryEvent) -> None:
@@ -313,7 +299,7 @@ async def test_async_on_retry_is_awaited() -> None:
 
 
 async def test_retries_are_logged(caplog: pytest.LogCaptureFixture) -> None:
-    clock = FakeClock()
+    clock = VirtualClock(1000.0)
     layer, _ = retry([server_error(), "ok"], clock)
     with caplog.at_level(logging.INFO, logger="ashford_llm"):
         await layer.complete(REQUEST)
@@ -324,7 +310,7 @@ async def test_retries_add_events_to_the_current_span() -> None:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    clock = FakeClock()
+    clock = VirtualClock(1000.0)
     layer, _ = retry([server_error(), RateLimitError("slow", retry_after=2.0), "ok"], clock)
     with provider.get_tracer("test").start_as_current_span("call"):
         await layer.complete(REQUEST)
@@ -354,7 +340,7 @@ async def test_cancellation_during_backoff_propagates_at_once() -> None:
 
 
 async def test_stream_failing_before_its_first_event_is_retried() -> None:
-    clock = FakeClock()
+    clock = VirtualClock(1000.0)
     layer, mock = retry(
         [server_error(), MockStream(chunks=[], error=NetworkError("reset")), "a b"], clock
     )
@@ -369,7 +355,7 @@ async def test_stream_failing_before_its_first_event_is_retried() -> None:
 
 
 async def test_stream_failing_after_text_raises_mid_stream_error_once() -> None:
-    clock = FakeClock()
+    clock = VirtualClock(1000.0)
     cause = NetworkError("reset", provider="mock", request_id="req-1", retry_after=1.5)
     layer, mock = retry([MockStream(chunks=["Hel", "lo"], error=cause), "never"], clock)
     received: list[str] = []
@@ -389,7 +375,7 @@ async def test_stream_failing_after_text_raises_mid_stream_error_once() -> None:
 
 
 async def test_stream_mid_stream_error_carries_attempts_after_earlier_retries() -> None:
-    clock = FakeClock()
+    clock = VirtualClock(1000.0)
     layer, _ = retry([server_error(), MockStream(chunks=["x"], error=server_error())], clock)
     with pytest.raises(MidStreamError) as caught:
         async for _ in layer.stream(REQUEST):
@@ -399,7 +385,7 @@ async def test_stream_mid_stream_error_carries_attempts_after_earlier_retries() 
 
 
 async def test_stream_fatal_error_after_text_keeps_its_class() -> None:
-    clock = FakeClock()
+    clock = VirtualClock(1000.0)
     blocked = ContentFilterError("blocked")
     layer, _ = retry([MockStream(chunks=["a"], error=blocked)], clock)
     with pytest.raises(ContentFilterError) as caught:
@@ -410,7 +396,7 @@ async def test_stream_fatal_error_after_text_keeps_its_class() -> None:
 
 
 async def test_stream_fatal_error_before_text_is_not_retried() -> None:
-    clock = FakeClock()
+    clock = VirtualClock(1000.0)
     layer, mock = retry([InvalidRequestError("bad"), "never"], clock)
     with pytest.raises(InvalidRequestError):
         async for _ in layer.stream(REQUEST):
@@ -428,7 +414,7 @@ async def test_stream_closed_early_by_the_caller_closes_the_inner_stream() -> No
 
 
 async def test_failed_inner_stream_is_finished_before_the_retry() -> None:
-    clock = FakeClock()
+    clock = VirtualClock(1000.0)
     inner = Tracked(MockProvider([server_error(), "ok"]))
     layer = Retry(inner, jitter=lambda: 1.0, clock=clock, sleep=clock.sleep)
     events = [event async for event in layer.stream(REQUEST)]
@@ -457,7 +443,7 @@ def test_bad_options_fail_at_build_time(options: dict[str, object], message: str
 
 
 async def test_jitter_outside_unit_interval_is_a_clear_error() -> None:
-    clock = FakeClock()
+    clock = VirtualClock(1000.0)
     layer, _ = retry([server_error(), "ok"], clock, jitter=lambda: 2.0)
     with pytest.raises(ValueError, match="jitter must return"):
         await layer.complete(REQUEST)
